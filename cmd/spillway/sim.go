@@ -3,10 +3,63 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spillway-gw/spillway/sim"
 )
 
-// runSim is being written in this session; this placeholder keeps the tree building.
+// simShutdownGrace is how long in-flight simulator requests get to finish on shutdown.
+const simShutdownGrace = 5 * time.Second
+
+// runSim runs the Azure OpenAI simulator until ctx is cancelled.
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("sim: not built yet")
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "simulator config file (YAML; see docs/sim.md)")
+	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: spillway sim --config FILE [--listen ADDR]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitCode(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sim: unexpected arguments %q\n", fs.Args())
+		fs.Usage()
+		return exitCode(2)
+	}
+	if *configPath == "" {
+		fmt.Fprintln(stderr, "sim: --config is required")
+		fs.Usage()
+		return exitCode(2)
+	}
+	cfg, err := sim.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := sim.New(cfg, sim.Options{Logger: logger, PromptCounter: simPromptCounter()})
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("sim: listen: %w", err)
+	}
+	fmt.Fprintf(stdout, "spillway sim listening on %s\n", ln.Addr())
+	return srv.Serve(ctx, ln, simShutdownGrace)
 }
+
+// simPromptCounter is the simulator's prompt counter: nil selects the
+// simulator's documented approximation (sim.ApproxPromptTokens).
+func simPromptCounter() sim.PromptCounter { return nil }

@@ -1,0 +1,321 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Deployment kinds.
+const (
+	KindStandard    = "standard"
+	KindProvisioned = "provisioned"
+)
+
+// Completion length modes.
+const (
+	CompletionFixed     = "fixed"
+	CompletionMaxTokens = "max_tokens"
+	CompletionRandom    = "random"
+)
+
+// Estimate rules for the token cost charged on arrival to a standard deployment.
+const (
+	EstimateMaxTokens           = "max_tokens"
+	EstimatePromptPlusMaxTokens = "prompt_plus_max_tokens"
+)
+
+// Throttle header forms (see throttle.go for what each one sends).
+const (
+	HeadersRetryAfter    = "retry-after"
+	HeadersRetryAfterMs  = "retry-after-ms"
+	HeadersXMsRetryAfter = "x-ms-retry-after-ms"
+	HeadersBoth          = "both"
+	HeadersReset         = "reset"
+	HeadersResetMisspelt = "reset-misspelt"
+	HeadersNone          = "none"
+	HeadersHuge          = "huge"
+)
+
+// Throttle message wordings.
+const (
+	MessageRateLimit  = "rate-limit"
+	MessageShort      = "short"
+	MessageHighDemand = "high-demand"
+)
+
+// Defaults applied by Parse before validation.
+const (
+	DefaultMaxBodyBytes        = 1 << 20
+	DefaultContextWindow       = 128000
+	DefaultCompletionTokens    = 20
+	DefaultMissingMaxTokens    = 16
+	DefaultEmbeddingDimensions = 16
+)
+
+// Config is the simulator's YAML file.
+type Config struct {
+	// Keys are the accepted api-key / Bearer values; empty means no auth check.
+	Keys []string `yaml:"keys"`
+	// TimeScale scales every window, the provisioned drain and the retry-after
+	// values: 0.1 makes a "minute" last 6 s. Default 1.
+	TimeScale float64 `yaml:"time_scale"`
+	// MaxBodyBytes is the request body limit; larger bodies get 413. Default 1 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Seed makes generated text, random lengths, probabilistic faults and ids repeatable.
+	Seed        uint64       `yaml:"seed"`
+	Deployments []Deployment `yaml:"deployments"`
+}
+
+// Deployment is one simulated Azure OpenAI deployment.
+type Deployment struct {
+	Name   string `yaml:"name"`
+	Kind   string `yaml:"kind"`
+	Model  string `yaml:"model"`
+	Region string `yaml:"region"`
+
+	// Standard: tokens per minute and requests per minute (default 6 per 1000 TPM).
+	TPM int64 `yaml:"tpm"`
+	RPM int64 `yaml:"rpm"`
+	// Estimate is the arrival charge rule on standard deployments:
+	// "max_tokens" (max_tokens, else MissingMaxTokens; the default) or
+	// "prompt_plus_max_tokens". Provisioned deployments always charge prompt + max_tokens.
+	Estimate string `yaml:"estimate"`
+
+	// Provisioned: tokens per minute the utilization bucket drains (100 % = one minute's worth).
+	CapacityTPM int64 `yaml:"capacity_tpm"`
+
+	// MissingMaxTokens is the max_tokens assumed when a request sets none. Default 16.
+	MissingMaxTokens int64 `yaml:"missing_max_tokens"`
+	// ContextWindow is the model's window in tokens. Default 128000.
+	ContextWindow int64 `yaml:"context_window"`
+
+	Latency    Latency    `yaml:"latency"`
+	Completion Completion `yaml:"completion"`
+
+	// ThrottleHeaders picks the 429 header form. Default "both".
+	ThrottleHeaders string `yaml:"throttle_headers"`
+	// ThrottleMessage picks the 429 body wording. Default "rate-limit".
+	ThrottleMessage string `yaml:"throttle_message"`
+
+	// ContentFilterPhrase, when set, makes any prompt containing it (case-insensitive) a 400 content_filter.
+	ContentFilterPhrase string `yaml:"content_filter_phrase"`
+	// EmbeddingDimensions is the length of returned embedding vectors. Default 16.
+	EmbeddingDimensions int `yaml:"embedding_dimensions"`
+
+	Faults Faults `yaml:"faults"`
+}
+
+// Latency is the response time model: time to first token, then output speed.
+// It is wall-clock time and is not scaled by time_scale.
+type Latency struct {
+	FirstTokenMs    int64   `yaml:"first_token_ms"`
+	TokensPerSecond float64 `yaml:"tokens_per_second"` // 0 = no per-token delay
+}
+
+// Completion decides how many tokens a response has.
+type Completion struct {
+	Mode   string `yaml:"mode"`   // fixed (default) | max_tokens | random
+	Tokens int64  `yaml:"tokens"` // fixed; also the length when max_tokens mode gets no max_tokens
+	Min    int64  `yaml:"min"`    // random
+	Max    int64  `yaml:"max"`    // random
+}
+
+// Faults injects failures at random, drawn from the seeded source.
+type Faults struct {
+	Probability float64  `yaml:"probability"`
+	Kinds       []string `yaml:"kinds"`
+}
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read sim config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML (unknown fields are errors), applies defaults and
+// validates everything at once.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse sim config: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.TimeScale == 0 {
+		c.TimeScale = 1
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	for i := range c.Deployments {
+		d := &c.Deployments[i]
+		if d.Model == "" {
+			d.Model = d.Name
+		}
+		if d.Kind == KindStandard && d.RPM == 0 && d.TPM > 0 {
+			d.RPM = max(1, d.TPM*6/1000)
+		}
+		if d.Estimate == "" {
+			d.Estimate = EstimateMaxTokens
+		}
+		if d.MissingMaxTokens == 0 {
+			d.MissingMaxTokens = DefaultMissingMaxTokens
+		}
+		if d.ContextWindow == 0 {
+			d.ContextWindow = DefaultContextWindow
+		}
+		if d.Completion.Mode == "" {
+			d.Completion.Mode = CompletionFixed
+		}
+		if d.Completion.Tokens == 0 {
+			d.Completion.Tokens = DefaultCompletionTokens
+		}
+		if d.ThrottleHeaders == "" {
+			d.ThrottleHeaders = HeadersBoth
+		}
+		if d.ThrottleMessage == "" {
+			d.ThrottleMessage = MessageRateLimit
+		}
+		if d.EmbeddingDimensions == 0 {
+			d.EmbeddingDimensions = DefaultEmbeddingDimensions
+		}
+	}
+}
+
+// Validate reports every problem at once, each naming its field path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
+	}
+	if c.TimeScale <= 0 {
+		bad("time_scale", "must be > 0 (1 = real time, 0.1 = a minute lasts 6 s)")
+	}
+	if c.MaxBodyBytes < 0 {
+		bad("max_body_bytes", "must be > 0")
+	}
+	for i, k := range c.Keys {
+		if k == "" {
+			bad(fmt.Sprintf("keys[%d]", i), "must not be empty")
+		}
+	}
+	if len(c.Deployments) == 0 {
+		bad("deployments", "must list at least one deployment")
+	}
+	seen := make(map[string]int)
+	for i := range c.Deployments {
+		d := &c.Deployments[i]
+		p := fmt.Sprintf("deployments[%d]", i)
+		switch {
+		case d.Name == "":
+			bad(p+".name", "must be set")
+		case strings.ContainsAny(d.Name, "/?#% \t\r\n"):
+			bad(p+".name", "%q must not contain '/', '?', '#', '%%' or spaces", d.Name)
+		}
+		if j, dup := seen[d.Name]; dup && d.Name != "" {
+			bad(p+".name", "%q already used by deployments[%d]", d.Name, j)
+		}
+		seen[d.Name] = i
+		switch d.Kind {
+		case KindStandard:
+			if d.TPM <= 0 {
+				bad(p+".tpm", "must be > 0 for a standard deployment")
+			}
+			if d.RPM <= 0 {
+				bad(p+".rpm", "must be > 0 (default 6 per 1000 tpm)")
+			}
+			if d.CapacityTPM != 0 {
+				bad(p+".capacity_tpm", "only applies to provisioned deployments; use tpm")
+			}
+		case KindProvisioned:
+			if d.CapacityTPM <= 0 {
+				bad(p+".capacity_tpm", "must be > 0 for a provisioned deployment")
+			}
+			if d.TPM != 0 || d.RPM != 0 {
+				bad(p+".tpm", "tpm and rpm only apply to standard deployments; use capacity_tpm")
+			}
+		default:
+			bad(p+".kind", "%q must be %q or %q", d.Kind, KindStandard, KindProvisioned)
+		}
+		if d.Estimate != EstimateMaxTokens && d.Estimate != EstimatePromptPlusMaxTokens {
+			bad(p+".estimate", "%q must be %q or %q", d.Estimate, EstimateMaxTokens, EstimatePromptPlusMaxTokens)
+		}
+		if d.MissingMaxTokens < 0 {
+			bad(p+".missing_max_tokens", "must be > 0")
+		}
+		if d.ContextWindow < 0 {
+			bad(p+".context_window", "must be > 0")
+		}
+		if d.Latency.FirstTokenMs < 0 {
+			bad(p+".latency.first_token_ms", "must be >= 0")
+		}
+		if d.Latency.TokensPerSecond < 0 {
+			bad(p+".latency.tokens_per_second", "must be >= 0 (0 = no per-token delay)")
+		}
+		cm := d.Completion
+		switch cm.Mode {
+		case CompletionFixed, CompletionMaxTokens:
+			if cm.Tokens < 0 {
+				bad(p+".completion.tokens", "must be > 0")
+			}
+		case CompletionRandom:
+			if cm.Min < 1 || cm.Max < cm.Min {
+				bad(p+".completion", "random mode needs 1 <= min <= max (got min %d, max %d)", cm.Min, cm.Max)
+			}
+		default:
+			bad(p+".completion.mode", "%q must be %q, %q or %q", cm.Mode, CompletionFixed, CompletionMaxTokens, CompletionRandom)
+		}
+		switch d.ThrottleHeaders {
+		case HeadersRetryAfter, HeadersRetryAfterMs, HeadersXMsRetryAfter, HeadersBoth, HeadersReset, HeadersResetMisspelt, HeadersNone, HeadersHuge:
+		default:
+			bad(p+".throttle_headers", "%q must be one of retry-after, retry-after-ms, x-ms-retry-after-ms, both, reset, reset-misspelt, none, huge", d.ThrottleHeaders)
+		}
+		switch d.ThrottleMessage {
+		case MessageRateLimit, MessageShort, MessageHighDemand:
+		default:
+			bad(p+".throttle_message", "%q must be one of rate-limit, short, high-demand", d.ThrottleMessage)
+		}
+		if d.EmbeddingDimensions < 0 || d.EmbeddingDimensions > 4096 {
+			bad(p+".embedding_dimensions", "must be between 1 and 4096")
+		}
+		if d.Faults.Probability < 0 || d.Faults.Probability > 1 {
+			bad(p+".faults.probability", "must be between 0 and 1")
+		}
+		if d.Faults.Probability > 0 && len(d.Faults.Kinds) == 0 {
+			bad(p+".faults.kinds", "must list at least one fault when probability > 0")
+		}
+		for j, k := range d.Faults.Kinds {
+			if _, err := parseFaultKind(k); err != nil {
+				bad(fmt.Sprintf("%s.faults.kinds[%d]", p, j), "%v", err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// requestLimit10s is the request budget of a standard deployment's 10-second window.
+func (d *Deployment) requestLimit10s() int64 { return max(1, d.RPM/6) }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,219 @@
+package sim
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// deployment is one deployment's live state. Its mutex guards the throttling
+// state, the seeded source and the ledger counters; nothing else is shared
+// between requests to different deployments.
+type deployment struct {
+	cfg       *Deployment
+	modelJSON string        // cfg.Model, JSON-quoted once
+	minute    time.Duration // one scaled minute
+	limitReq  int64         // standard: requests per 10-second window
+
+	mu       sync.Mutex
+	tokens   *window // standard: tokens charged over the last minute
+	requests *window // standard: requests over the last 10 seconds
+	bucket   *bucket // provisioned
+	rng      *rand.Rand
+	ledger   ledgerCounts
+}
+
+// ledgerCounts are one deployment's counters.
+type ledgerCounts struct {
+	requests         int64
+	responses        map[string]int64
+	charged          int64
+	promptTokens     int64
+	completionTokens int64
+}
+
+// requestWindow is the standard deployments' request window, 10 seconds.
+const requestWindow = 10 * time.Second
+
+func newDeployment(cfg *Deployment, scale float64, seed uint64, now time.Time) *deployment {
+	minute := scaled(time.Minute, scale)
+	q, _ := json.Marshal(cfg.Model)
+	d := &deployment{cfg: cfg, modelJSON: string(q), minute: minute}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(cfg.Name))
+	d.rng = rand.New(rand.NewPCG(seed, h.Sum64()))
+	switch cfg.Kind {
+	case KindStandard:
+		d.limitReq = cfg.requestLimit10s()
+		d.tokens = newWindow(cfg.TPM, minute, 60, now)
+		d.requests = newWindow(d.limitReq, scaled(requestWindow, scale), 10, now)
+	case KindProvisioned:
+		d.bucket = newBucket(cfg.CapacityTPM, minute, now)
+	}
+	d.ledger.responses = make(map[string]int64)
+	return d
+}
+
+func scaled(d time.Duration, scale float64) time.Duration {
+	return max(time.Microsecond, time.Duration(float64(d)*scale))
+}
+
+// rateState is a deployment's limits as shown in response headers.
+type rateState struct {
+	remainingTokens   int64
+	remainingRequests int64
+	utilization       float64
+}
+
+func (d *deployment) stateLocked(now time.Time) rateState {
+	if d.bucket != nil {
+		return rateState{remainingTokens: d.bucket.remaining(now), remainingRequests: -1, utilization: d.bucket.utilization(now)}
+	}
+	return rateState{remainingTokens: d.tokens.remaining(now), remainingRequests: d.requests.remaining(now)}
+}
+
+func (d *deployment) state(now time.Time) rateState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stateLocked(now)
+}
+
+// countRequest records that a request reached the deployment.
+func (d *deployment) countRequest() {
+	d.mu.Lock()
+	d.ledger.requests++
+	d.mu.Unlock()
+}
+
+// record counts a response by status ("200", "429", "reset", ...).
+func (d *deployment) record(status string) {
+	d.mu.Lock()
+	d.ledger.responses[status]++
+	d.mu.Unlock()
+}
+
+// draws returns values from the seeded source: whether a probabilistic fault
+// fires (and which), and one value for the response's text and length.
+func (d *deployment) draws() (fault, uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var f fault
+	if fc := d.cfg.Faults; fc.Probability > 0 && d.rng.Float64() < fc.Probability {
+		f, _ = parseFaultKind(fc.Kinds[d.rng.IntN(len(fc.Kinds))]) // validated at load
+	}
+	return f, d.rng.Uint64()
+}
+
+// admit charges cost on arrival unless the deployment is throttling. It returns
+// the state after the charge, or the time until the limit frees up.
+func (d *deployment) admit(now time.Time, cost int64) (rateState, bool, time.Duration, throttleReason) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.bucket != nil {
+		if full, after := d.bucket.full(now); full {
+			return d.stateLocked(now), false, after, reasonTokens
+		}
+		d.bucket.add(now, cost)
+	} else {
+		if full, after := d.requests.full(now); full {
+			return d.stateLocked(now), false, after, reasonRequests
+		}
+		if full, after := d.tokens.full(now); full {
+			return d.stateLocked(now), false, after, reasonTokens
+		}
+		d.requests.charge(now, 1)
+		d.tokens.charge(now, cost)
+	}
+	d.ledger.charged += cost
+	return d.stateLocked(now), true, 0, 0
+}
+
+// settle records the usage a response reported and, on provisioned
+// deployments, corrects the arrival charge to the real cost.
+func (d *deployment) settle(now time.Time, charged, prompt, completion int64, reported bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.bucket != nil {
+		d.bucket.add(now, prompt+completion-charged)
+	}
+	if reported {
+		d.ledger.promptTokens += prompt
+		d.ledger.completionTokens += completion
+	}
+}
+
+// reset clears counters and throttling state.
+func (d *deployment) reset(now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ledger = ledgerCounts{responses: make(map[string]int64)}
+	if d.bucket != nil {
+		d.bucket.reset(now)
+	} else {
+		d.tokens.reset(now)
+		d.requests.reset(now)
+	}
+}
+
+// DeploymentLedger is one deployment's entry in GET /_sim/ledger.
+type DeploymentLedger struct {
+	Kind      string           `json:"kind"`
+	Region    string           `json:"region"`
+	Requests  int64            `json:"requests"`
+	Responses map[string]int64 `json:"responses"`
+	// ChargedTokens is the sum of the estimates charged on arrival.
+	ChargedTokens int64 `json:"charged_tokens"`
+	// Usage is the sum of the usage reported to clients.
+	Usage Usage `json:"usage"`
+	// Utilization is the provisioned bucket level as a fraction (1 = 100 %); 0 on standard.
+	Utilization float64 `json:"utilization"`
+	// RemainingTokens: standard, tokens left in the minute window; provisioned, tokens until 100 %.
+	RemainingTokens int64 `json:"remaining_tokens"`
+	// RemainingRequests: standard, requests left in the 10-second window; -1 on provisioned.
+	RemainingRequests int64 `json:"remaining_requests"`
+}
+
+// Usage is a token usage total.
+type Usage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+}
+
+// Ledger is the body of GET /_sim/ledger.
+type Ledger struct {
+	Deployments map[string]DeploymentLedger `json:"deployments"`
+}
+
+func (d *deployment) snapshot(now time.Time) DeploymentLedger {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.stateLocked(now)
+	resp := make(map[string]int64, len(d.ledger.responses))
+	for k, v := range d.ledger.responses {
+		resp[k] = v
+	}
+	return DeploymentLedger{
+		Kind:          d.cfg.Kind,
+		Region:        d.cfg.Region,
+		Requests:      d.ledger.requests,
+		Responses:     resp,
+		ChargedTokens: d.ledger.charged,
+		Usage: Usage{
+			PromptTokens:     d.ledger.promptTokens,
+			CompletionTokens: d.ledger.completionTokens,
+			TotalTokens:      d.ledger.promptTokens + d.ledger.completionTokens,
+		},
+		Utilization:       st.utilization,
+		RemainingTokens:   st.remainingTokens,
+		RemainingRequests: st.remainingRequests,
+	}
+}
+
+// utilizationHeader formats a utilization fraction as Azure does: "37.5%".
+func utilizationHeader(u float64) string {
+	return strconv.FormatFloat(u*100, 'f', 1, 64) + "%"
+}
