@@ -185,3 +185,18 @@ func RetryAfterSeconds(ms int64) string {
 	}
 	return strconv.FormatInt(s, 10)
 }
+
+// MissingAPIVersionOrPath is the 404 for a path the gateway does not serve.
+func MissingAPIVersionOrPath() *Error {
+	return &Error{Status: http.StatusNotFound, Code: "404", Message: "Resource not found"}
+}
+
+// MethodNotAllowed is the 405 for anything but POST on an inference path.
+func MethodNotAllowed(method string) *Error {
+	return &Error{
+		Status:  http.StatusMethodNotAllowed,
+		Code:    "405",
+		Type:    "invalid_request_error",
+		Message: fmt.Sprintf("Method %s is not allowed here; use POST.", method),
+	}
+}

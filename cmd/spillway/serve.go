@@ -3,10 +3,139 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/spillway-gw/spillway/config"
+	"github.com/spillway-gw/spillway/extproc"
+	"github.com/spillway-gw/spillway/reload"
+	"github.com/spillway-gw/spillway/xds"
 )
 
-// runServe is being written in this session; this placeholder keeps the tree building.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("serve: not built yet")
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "spillway.yaml", "gateway config file")
+	poll := fs.Duration("reload-interval", time.Second, "how often the config file is checked for changes")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := config.Load(*path)
+	if err != nil {
+		printConfigErrors(stderr, *path, err)
+		return exitCode(1)
+	}
+	dir := filepath.Dir(*path)
+	table, err := extproc.NewTable(cfg, dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+
+	ext := extproc.NewServer(table, log, nil)
+	xdsServer := xds.NewServer(ctx, cfg.Control.NodeID, log)
+	version, err := xdsServer.Update(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("generate envoy config: %w", err)
+	}
+	log.Info("config loaded", slog.String("file", *path), slog.String("version", version))
+
+	g := grpc.NewServer()
+	ext.Register(g)
+	xdsServer.Register(g)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(g, hs)
+
+	grpcLn, err := net.Listen("tcp", cfg.Control.GRPCListen)
+	if err != nil {
+		return fmt.Errorf("control.grpc_listen: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Control.AdminListen)
+	if err != nil {
+		grpcLn.Close()
+		return fmt.Errorf("control.admin_listen: %w", err)
+	}
+	admin := &http.Server{Handler: adminMux(ext), ReadHeaderTimeout: 5 * time.Second}
+
+	errc := make(chan error, 3)
+	go func() { errc <- g.Serve(grpcLn) }()
+	go func() { errc <- admin.Serve(adminLn) }()
+	go func() {
+		errc <- reload.Watch(ctx, *path, *poll, func(ctx context.Context) {
+			applyReload(ctx, log, *path, dir, ext, xdsServer)
+		})
+	}()
+	log.Info("spillway serving",
+		slog.String("grpc", grpcLn.Addr().String()),
+		slog.String("admin", adminLn.Addr().String()),
+		slog.String("gateway", cfg.Gateway.Listen))
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	// Let Envoy's in-flight streams finish before the gRPC server goes.
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = admin.Shutdown(shutdownCtx)
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		g.Stop()
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// applyReload validates the changed file and, only if it is good, makes it
+// current: first the ext_proc table (a superset, so attempts Envoy already
+// sent to a removed backend are still rewritten), then Envoy's snapshot.
+func applyReload(ctx context.Context, log *slog.Logger, path, dir string, ext *extproc.Server, xdsServer *xds.Server) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		log.Error("config reload rejected; the last good config keeps serving",
+			slog.String("file", path), slog.Any("problems", problemList(err)))
+		return
+	}
+	table, err := extproc.NewTable(cfg, dir)
+	if err != nil {
+		log.Error("config reload rejected; the last good config keeps serving", slog.String("file", path), slog.String("error", err.Error()))
+		return
+	}
+	table.Retain(ext.Current())
+	ext.SetTable(table)
+	version, err := xdsServer.Update(ctx, cfg)
+	if err != nil {
+		log.Error("config reload: envoy config not generated; envoy keeps the last good one", slog.String("error", err.Error()))
+		return
+	}
+	log.Info("config reloaded", slog.String("file", path), slog.String("version", version))
+}
+
+func adminMux(ext *extproc.Server) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
 }

@@ -1,0 +1,342 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole gateway configuration file.
+type Config struct {
+	// Gateway is what Envoy serves to clients.
+	Gateway Gateway `yaml:"gateway"`
+	// Control is where spillway itself listens.
+	Control Control `yaml:"control"`
+	// Consumers are the client keys the gateway accepts. Empty: no client auth.
+	Consumers []Consumer `yaml:"consumers"`
+	// Models are the names clients use, each served by a pool of backends.
+	Models []Model `yaml:"models"`
+	// Retry is how Envoy retries an attempt on the next backend.
+	Retry Retry `yaml:"retry"`
+	// Quotas are the Azure quotas the backends' TPM must fit in.
+	Quotas []Quota `yaml:"quotas"`
+}
+
+// Gateway configures the Envoy listener clients call.
+type Gateway struct {
+	// Listen is the address Envoy listens on, host:port.
+	Listen string `yaml:"listen"`
+	// BodyLimitBytes bounds a request body; larger bodies are answered 413.
+	// It also sizes Envoy's retry buffer so big prompts are retried, not dropped.
+	BodyLimitBytes int64 `yaml:"body_limit_bytes"`
+	// RequestTimeout bounds a whole request, every attempt and backoff included.
+	RequestTimeout Duration `yaml:"request_timeout"`
+}
+
+// Control configures spillway's own listeners.
+type Control struct {
+	// GRPCListen serves ext_proc and xDS (ADS) to Envoy.
+	GRPCListen string `yaml:"grpc_listen"`
+	// AdminListen serves health and metrics over HTTP.
+	AdminListen string `yaml:"admin_listen"`
+	// NodeID is the Envoy node id the xDS snapshot is served to.
+	NodeID string `yaml:"node_id"`
+	// MessageTimeout is Envoy's per-message ext_proc timeout.
+	MessageTimeout Duration `yaml:"message_timeout"`
+}
+
+// Consumer is one client identity and its key.
+type Consumer struct {
+	Name   string `yaml:"name"`
+	APIKey Secret `yaml:"api_key"`
+}
+
+// Model is a model name clients use and the pool that serves it.
+type Model struct {
+	Name string `yaml:"name"`
+	// Encoding overrides the tokenizer chosen from the model name.
+	Encoding string `yaml:"encoding"`
+	// ContextWindow is the model's maximum prompt + completion tokens. 0: unchecked.
+	ContextWindow int       `yaml:"context_window"`
+	Backends      []Backend `yaml:"backends"`
+}
+
+// Kind is a backend's deployment type.
+type Kind string
+
+const (
+	// PTU is a provisioned deployment: paid per hour, used first.
+	PTU Kind = "ptu"
+	// TPM is a standard pay-as-you-go deployment: used when the PTU cannot serve.
+	TPM Kind = "tpm"
+)
+
+// Backend is one Azure OpenAI deployment.
+type Backend struct {
+	Name string `yaml:"name"`
+	Kind Kind   `yaml:"kind"`
+	// Endpoint is the resource's base URL, e.g. https://myres.openai.azure.com.
+	Endpoint   string `yaml:"endpoint"`
+	Deployment string `yaml:"deployment"`
+	APIVersion string `yaml:"api_version"`
+	Auth       Auth   `yaml:"auth"`
+	Region       string `yaml:"region"`
+	Subscription string `yaml:"subscription"`
+	// TPM and RPM are a standard deployment's limits.
+	TPM int `yaml:"tpm"`
+	RPM int `yaml:"rpm"`
+	// CapacityTPM is a provisioned deployment's throughput in tokens per minute.
+	CapacityTPM int `yaml:"capacity_tpm"`
+	// Priority orders backends: lower is tried first. PTUs always precede TPMs.
+	Priority int `yaml:"priority"`
+	// Weight breaks ties within a priority: higher is tried first.
+	Weight int `yaml:"weight"`
+}
+
+// Auth is how spillway authenticates to a backend.
+type Auth struct {
+	APIKey Secret `yaml:"api_key"`
+}
+
+// Secret is a value read from an environment variable or a file, never
+// written in the config itself, never logged and never sent to a client.
+type Secret struct {
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+}
+
+// IsZero reports whether no source is set.
+func (s Secret) IsZero() bool { return s.Env == "" && s.File == "" }
+
+// Resolve reads the secret's value. dir resolves a relative file path.
+func (s Secret) Resolve(dir string) (string, error) {
+	switch {
+	case s.Env != "" && s.File != "":
+		return "", fmt.Errorf("set env or file, not both")
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", s.Env)
+		}
+		return v, nil
+	case s.File != "":
+		p := s.File
+		if !strings.HasPrefix(p, "/") && dir != "" {
+			p = dir + "/" + p
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", s.File, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("file %s is empty", s.File)
+		}
+		return v, nil
+	default:
+		return "", nil
+	}
+}
+
+// String never reveals the value.
+func (s Secret) String() string {
+	if s.Env != "" {
+		return "env:" + s.Env
+	}
+	if s.File != "" {
+		return "file:" + s.File
+	}
+	return "none"
+}
+
+// Retry is the retry policy Envoy applies across backends.
+type Retry struct {
+	// StatusCodes are the upstream statuses retried on the next backend.
+	StatusCodes []int `yaml:"status_codes"`
+	// Attempts bounds the attempts per request, the first included.
+	// 0: one attempt per backend of the pool.
+	Attempts      int      `yaml:"attempts"`
+	BackoffBase   Duration `yaml:"backoff_base"`
+	BackoffMax    Duration `yaml:"backoff_max"`
+	PerTryTimeout Duration `yaml:"per_try_timeout"`
+}
+
+// Quota is an Azure quota: the TPM all standard deployments of Model in
+// Subscription and Region may add up to.
+type Quota struct {
+	Subscription string `yaml:"subscription"`
+	Region       string `yaml:"region"`
+	Model        string `yaml:"model"`
+	TPM          int    `yaml:"tpm"`
+}
+
+// Duration is a time.Duration written as "250ms" or "2m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 250ms or 2m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Defaults used when a field is left out.
+const (
+	DefaultBodyLimit      = 8 << 20
+	DefaultRequestTimeout = Duration(5 * time.Minute)
+	DefaultMessageTimeout = Duration(2 * time.Second)
+	DefaultBackoffBase    = Duration(25 * time.Millisecond)
+	DefaultBackoffMax     = Duration(250 * time.Millisecond)
+	DefaultPerTryTimeout  = Duration(2 * time.Minute)
+	DefaultNodeID         = "spillway"
+	DefaultAdminListen    = "127.0.0.1:9464"
+	DefaultGRPCListen     = "127.0.0.1:18000"
+)
+
+// DefaultRetryStatusCodes are retried unless the config says otherwise:
+// throttles (429, and 424 from old API versions), timeouts and server errors.
+// 400 is never retried: the next backend would refuse the same request.
+var DefaultRetryStatusCodes = []int{429, 424, 408, 500, 502, 503, 504}
+
+// Parse decodes a config, rejecting unknown fields, and applies defaults.
+// It does not validate; call Validate.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	c.applyDefaults()
+	return &c, nil
+}
+
+// Load reads, parses and validates a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(dirOf(path)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i]
+	}
+	return "."
+}
+
+func (c *Config) applyDefaults() {
+	if c.Gateway.BodyLimitBytes == 0 {
+		c.Gateway.BodyLimitBytes = DefaultBodyLimit
+	}
+	if c.Gateway.RequestTimeout == 0 {
+		c.Gateway.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.Control.GRPCListen == "" {
+		c.Control.GRPCListen = DefaultGRPCListen
+	}
+	if c.Control.AdminListen == "" {
+		c.Control.AdminListen = DefaultAdminListen
+	}
+	if c.Control.NodeID == "" {
+		c.Control.NodeID = DefaultNodeID
+	}
+	if c.Control.MessageTimeout == 0 {
+		c.Control.MessageTimeout = DefaultMessageTimeout
+	}
+	if c.Retry.StatusCodes == nil {
+		c.Retry.StatusCodes = append([]int(nil), DefaultRetryStatusCodes...)
+	}
+	if c.Retry.BackoffBase == 0 {
+		c.Retry.BackoffBase = DefaultBackoffBase
+	}
+	if c.Retry.BackoffMax == 0 {
+		c.Retry.BackoffMax = DefaultBackoffMax
+	}
+	if c.Retry.PerTryTimeout == 0 {
+		c.Retry.PerTryTimeout = DefaultPerTryTimeout
+	}
+	for i := range c.Models {
+		for j := range c.Models[i].Backends {
+			b := &c.Models[i].Backends[j]
+			if b.Weight == 0 {
+				b.Weight = 1
+			}
+			if b.Kind == TPM && b.RPM == 0 && b.TPM > 0 {
+				b.RPM = b.TPM * 6 / 1000 // Azure's ratio for most chat models
+			}
+		}
+	}
+}
+
+// Model returns the model named name, or nil.
+func (c *Config) Model(name string) *Model {
+	for i := range c.Models {
+		if c.Models[i].Name == name {
+			return &c.Models[i]
+		}
+	}
+	return nil
+}
+
+// URL is a parsed backend endpoint.
+type URL struct {
+	TLS  bool
+	Host string // host name or IP, no port
+	Port uint32
+}
+
+// ParseEndpoint splits a backend endpoint URL into what Envoy needs.
+func ParseEndpoint(endpoint string) (URL, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return URL{}, err
+	}
+	var out URL
+	switch u.Scheme {
+	case "https":
+		out.TLS, out.Port = true, 443
+	case "http":
+		out.Port = 80
+	default:
+		return URL{}, fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return URL{}, fmt.Errorf("must be the resource's base URL without a path, got path %q", u.Path)
+	}
+	out.Host = u.Hostname()
+	if out.Host == "" {
+		return URL{}, fmt.Errorf("has no host")
+	}
+	if p := u.Port(); p != "" {
+		var n uint32
+		if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n == 0 || n > 65535 {
+			return URL{}, fmt.Errorf("port %q is not valid", p)
+		}
+		out.Port = n
+	}
+	return out, nil
+}

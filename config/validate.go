@@ -1,0 +1,257 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+)
+
+// FieldError is one problem in a config file, at a field path such as
+// models[0].backends[2].tpm.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Limits Azure enforces per subscription and region.
+const (
+	MaxResourcesPerSubscriptionRegion = 30
+)
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Validate checks the whole config and returns every problem at once, joined
+// with errors.Join; each is a *FieldError. dir resolves relative secret files.
+func (c *Config) Validate(dir string) error {
+	v := &validator{}
+	v.hostPort("gateway.listen", c.Gateway.Listen, true)
+	v.hostPort("control.grpc_listen", c.Control.GRPCListen, true)
+	v.hostPort("control.admin_listen", c.Control.AdminListen, true)
+	if c.Gateway.BodyLimitBytes < 1024 {
+		v.add("gateway.body_limit_bytes", "must be at least 1024 (a chat request needs more)")
+	}
+	if c.Gateway.RequestTimeout.D() <= 0 {
+		v.add("gateway.request_timeout", "must be > 0")
+	}
+	if c.Control.MessageTimeout.D() <= 0 {
+		v.add("control.message_timeout", "must be > 0")
+	}
+	c.validateConsumers(v, dir)
+	c.validateModels(v, dir)
+	c.validateRetry(v)
+	c.validateQuotas(v)
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) hostPort(path, addr string, required bool) {
+	if addr == "" {
+		if required {
+			v.add(path, "is required, e.g. 127.0.0.1:10000")
+		}
+		return
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" || port == "0" {
+		v.add(path, "%q is not host:port with a fixed port, e.g. 127.0.0.1:10000", addr)
+	}
+}
+
+func (v *validator) name(path, name string) {
+	switch {
+	case name == "":
+		v.add(path, "is required")
+	case !namePattern.MatchString(name):
+		v.add(path, "%q may hold only letters, digits, '.', '_' and '-'", name)
+	}
+}
+
+func (v *validator) secret(path string, s Secret, dir string, required bool) {
+	if s.IsZero() {
+		if required {
+			v.add(path, "is required: set env (an environment variable) or file (a file holding the key)")
+		}
+		return
+	}
+	if _, err := s.Resolve(dir); err != nil {
+		v.add(path, "%v", err)
+	}
+}
+
+func (c *Config) validateConsumers(v *validator, dir string) {
+	seen := map[string]bool{}
+	for i, cons := range c.Consumers {
+		p := fmt.Sprintf("consumers[%d]", i)
+		v.name(p+".name", cons.Name)
+		if seen[cons.Name] {
+			v.add(p+".name", "%q is used twice", cons.Name)
+		}
+		seen[cons.Name] = true
+		v.secret(p+".api_key", cons.APIKey, dir, true)
+	}
+}
+
+func (c *Config) validateModels(v *validator, dir string) {
+	if len(c.Models) == 0 {
+		v.add("models", "at least one model is required")
+	}
+	models := map[string]bool{}
+	backends := map[string]string{}
+	for i, m := range c.Models {
+		p := fmt.Sprintf("models[%d]", i)
+		v.name(p+".name", m.Name)
+		if models[m.Name] {
+			v.add(p+".name", "%q is used twice", m.Name)
+		}
+		models[m.Name] = true
+		if m.Encoding != "" && m.Encoding != "o200k_base" && m.Encoding != "cl100k_base" {
+			v.add(p+".encoding", "%q is not known: use o200k_base or cl100k_base, or leave it out", m.Encoding)
+		}
+		if m.ContextWindow < 0 {
+			v.add(p+".context_window", "must be >= 0 (0 turns the check off)")
+		}
+		if len(m.Backends) == 0 {
+			v.add(p+".backends", "at least one backend is required")
+		}
+		for j, b := range m.Backends {
+			bp := fmt.Sprintf("%s.backends[%d]", p, j)
+			if prev, dup := backends[b.Name]; dup && b.Name != "" {
+				v.add(bp+".name", "%q is already used at %s: backend names are unique across models", b.Name, prev)
+			} else {
+				backends[b.Name] = bp
+			}
+			b.validate(v, bp, dir)
+		}
+	}
+}
+
+func (b *Backend) validate(v *validator, p, dir string) {
+	v.name(p+".name", b.Name)
+	switch b.Kind {
+	case PTU:
+		if b.CapacityTPM <= 0 {
+			v.add(p+".capacity_tpm", "must be > 0 for a ptu backend (its throughput in tokens per minute)")
+		}
+		if b.TPM != 0 || b.RPM != 0 {
+			v.add(p+".tpm", "applies to tpm backends only; a ptu backend declares capacity_tpm")
+		}
+	case TPM:
+		if b.TPM <= 0 {
+			v.add(p+".tpm", "must be > 0 for a tpm backend (the deployment's tokens-per-minute limit)")
+		}
+		if b.RPM < 0 {
+			v.add(p+".rpm", "must be >= 0 (0: 6 per 1000 TPM)")
+		}
+		if b.CapacityTPM != 0 {
+			v.add(p+".capacity_tpm", "applies to ptu backends only; a tpm backend declares tpm and rpm")
+		}
+	case "":
+		v.add(p+".kind", "is required: ptu or tpm")
+	default:
+		v.add(p+".kind", "%q is not a kind: use ptu or tpm", b.Kind)
+	}
+	if b.Endpoint == "" {
+		v.add(p+".endpoint", "is required, e.g. https://myresource.openai.azure.com")
+	} else if _, err := ParseEndpoint(b.Endpoint); err != nil {
+		v.add(p+".endpoint", "%v", err)
+	}
+	if b.Deployment == "" {
+		v.add(p+".deployment", "is required: the Azure deployment name")
+	} else if !namePattern.MatchString(b.Deployment) {
+		v.add(p+".deployment", "%q is not a valid deployment name", b.Deployment)
+	}
+	if b.APIVersion == "" {
+		v.add(p+".api_version", "is required, e.g. 2024-10-21")
+	}
+	v.secret(p+".auth.api_key", b.Auth.APIKey, dir, false)
+	if b.Region == "" {
+		v.add(p+".region", "is required, e.g. eastus")
+	}
+	if b.Priority < 0 {
+		v.add(p+".priority", "must be >= 0 (lower is tried first)")
+	}
+	if b.Weight < 0 {
+		v.add(p+".weight", "must be > 0")
+	}
+}
+
+func (c *Config) validateRetry(v *validator) {
+	r := c.Retry
+	for i, code := range r.StatusCodes {
+		p := fmt.Sprintf("retry.status_codes[%d]", i)
+		switch {
+		case code < 400 || code > 599:
+			v.add(p, "%d is not an error status (400-599)", code)
+		case code == 400 || code == 401 || code == 403 || code == 404 || code == 413:
+			v.add(p, "%d must not be retried: every backend would refuse the same request", code)
+		}
+	}
+	if r.Attempts < 0 {
+		v.add("retry.attempts", "must be >= 0 (0: one attempt per backend)")
+	}
+	if r.BackoffBase.D() <= 0 {
+		v.add("retry.backoff_base", "must be > 0")
+	}
+	if r.BackoffMax.D() < r.BackoffBase.D() {
+		v.add("retry.backoff_max", "must be >= retry.backoff_base")
+	}
+	if r.PerTryTimeout.D() <= 0 {
+		v.add("retry.per_try_timeout", "must be > 0")
+	}
+}
+
+// validateQuotas checks Azure's quota rules where quotas are declared: the
+// TPM of all standard deployments of a model in one subscription and region
+// fits the quota, and a subscription has at most 30 resources per region.
+func (c *Config) validateQuotas(v *validator) {
+	type key struct{ sub, region, model string }
+	used := map[key]int{}
+	resources := map[[2]string][]string{}
+	for _, m := range c.Models {
+		for _, b := range m.Backends {
+			if b.Subscription == "" {
+				continue
+			}
+			if b.Kind == TPM {
+				used[key{b.Subscription, b.Region, m.Name}] += b.TPM
+			}
+			u, err := ParseEndpoint(b.Endpoint)
+			if err != nil {
+				continue
+			}
+			k := [2]string{b.Subscription, b.Region}
+			if !slices.Contains(resources[k], u.Host) {
+				resources[k] = append(resources[k], u.Host)
+			}
+		}
+	}
+	for i, q := range c.Quotas {
+		p := fmt.Sprintf("quotas[%d]", i)
+		if q.Subscription == "" || q.Region == "" || q.Model == "" {
+			v.add(p, "subscription, region and model are all required")
+			continue
+		}
+		if q.TPM <= 0 {
+			v.add(p+".tpm", "must be > 0")
+			continue
+		}
+		if got := used[key{q.Subscription, q.Region, q.Model}]; got > q.TPM {
+			v.add(p+".tpm", "backends of model %s in subscription %s, region %s add up to %d TPM, over the quota of %d: lower their tpm or raise the quota",
+				q.Model, q.Subscription, q.Region, got, q.TPM)
+		}
+	}
+	for k, hosts := range resources {
+		if len(hosts) > MaxResourcesPerSubscriptionRegion {
+			v.add("models", "subscription %s has %d resources in region %s; Azure allows %d per subscription and region",
+				k[0], len(hosts), k[1], MaxResourcesPerSubscriptionRegion)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package extproc
+
+import (
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/spillway-gw/spillway/azure"
+	"github.com/spillway-gw/spillway/openai"
+	"github.com/spillway-gw/spillway/xds"
+)
+
+// Request is what the router phase saw of one client request, reported to
+// the Observer when the stream ends.
+type Request struct {
+	ID       string
+	Consumer string
+	Model    string
+	Stream   bool
+	// Status is the status sent to the client; 0 if no response started.
+	Status   int
+	Backend  string
+	Tier     string
+	Attempts int
+	Usage    openai.Usage
+	// UsageKnown is false when no usage was read (errors, cut streams).
+	UsageKnown bool
+	// Local is true when spillway answered without calling a backend.
+	Local    bool
+	Duration time.Duration
+}
+
+// routerPhase handles the downstream filter's stream for one client request.
+type routerPhase struct {
+	s     *Server
+	t     *Table
+	start time.Time
+
+	target target
+	req    Request
+	// body reading state for the final response
+	sse      *openai.SSEUsage
+	jsonBody []byte
+	isSSE    bool
+}
+
+func (p *routerPhase) handle(req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
+	switch r := req.Request.(type) {
+	case *extprocsvc.ProcessingRequest_RequestHeaders:
+		return p.requestHeaders(req, r.RequestHeaders)
+	case *extprocsvc.ProcessingRequest_RequestBody:
+		return p.requestBody(req, r.RequestBody)
+	case *extprocsvc.ProcessingRequest_ResponseHeaders:
+		return p.responseHeaders(req)
+	case *extprocsvc.ProcessingRequest_ResponseBody:
+		return p.responseBody(req, r.ResponseBody)
+	}
+	return continueResponse(req, nil)
+}
+
+func (p *routerPhase) reject(e *azure.Error, extra ...[2]string) *extprocsvc.ProcessingResponse {
+	p.req.Status, p.req.Local = e.Status, true
+	return localReply(e, extra...)
+}
+
+func (p *routerPhase) requestHeaders(req *extprocsvc.ProcessingRequest, hh *extprocsvc.HttpHeaders) *extprocsvc.ProcessingResponse {
+	p.start = time.Now()
+	h := headers(hh.GetHeaders().GetHeaders())
+	p.req.ID = h.get("x-request-id")
+
+	consumer, ok := p.t.consumer(clientKey(h))
+	if !ok {
+		return p.reject(azure.Unauthorized())
+	}
+	p.req.Consumer = consumer
+
+	tgt, ok := parsePath(h.get(":path"))
+	if !ok {
+		return p.reject(azure.MissingAPIVersionOrPath())
+	}
+	if m := h.get(":method"); m != "POST" {
+		return p.reject(azure.MethodNotAllowed(m))
+	}
+	p.target = tgt
+	if cl := h.get("content-length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > p.t.bodyLimit {
+			return p.reject(azure.TooLarge(p.t.bodyLimit))
+		}
+	}
+	if hh.EndOfStream {
+		return p.reject(azure.BadRequest("The request body is empty; expected a JSON object.", ""))
+	}
+	// Headers a client sends under spillway's prefix are dropped: only
+	// spillway speaks in that namespace.
+	var m mutation
+	m.remove(h.spillwayKeys()...)
+	return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
+}
+
+// clientKey is the key a client authenticates with: api-key, as Azure SDKs
+// send it, or a Bearer token, as OpenAI SDKs do.
+func clientKey(h headers) string {
+	if k := h.get("api-key"); k != "" {
+		return k
+	}
+	if a, ok := strings.CutPrefix(h.get("authorization"), "Bearer "); ok {
+		return strings.TrimSpace(a)
+	}
+	return ""
+}
+
+func (p *routerPhase) requestBody(req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
+	if int64(len(b.Body)) > p.t.bodyLimit {
+		return p.reject(azure.TooLarge(p.t.bodyLimit))
+	}
+	cr, err := openai.ParseRequest(p.target.op, b.Body)
+	if err != nil {
+		var re *openai.RequestError
+		if errors.As(err, &re) {
+			return p.reject(azure.BadRequest(re.Message, re.Param))
+		}
+		return p.reject(azure.BadRequest(err.Error(), ""))
+	}
+	name := p.target.model
+	if name == "" {
+		name = cr.Model
+	}
+	if name == "" {
+		return p.reject(azure.BadRequest("Missing required parameter: 'model'.", "model"))
+	}
+	p.req.Model, p.req.Stream = name, cr.Stream
+	if p.t.models[name] == nil {
+		return p.reject(azure.DeploymentNotFound(name))
+	}
+	// Naming the model selects its route, whose cluster holds the model's
+	// backends in order; the route cache must be cleared for Envoy to look
+	// again, and Envoy honours that only alongside a header mutation.
+	var m mutation
+	m.set(xds.ModelHeader, name)
+	return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get(), ClearRouteCache: true})
+}
+
+func (p *routerPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
+	h := headerMap(req)
+	p.req.Status, _ = strconv.Atoi(h.get(":status"))
+	p.req.Backend = h.get(HeaderBackend)
+	p.req.Tier = h.get(HeaderTier)
+	p.req.Attempts, _ = strconv.Atoi(h.get(HeaderAttempts))
+
+	var m mutation
+	if p.req.Status == 429 && h.get("retry-after") == "" {
+		// Every backend was throttled. Clients and SDKs back off on
+		// retry-after; give them one even when the last backend did not.
+		m.set("retry-after", retryAfterFrom(h))
+	}
+	resp := continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
+	if p.req.Status >= 200 && p.req.Status < 300 {
+		// Read usage from the body: SSE chunk by chunk as it streams, JSON
+		// whole (it is small and usage is at its end).
+		p.isSSE = strings.HasPrefix(h.get("content-type"), "text/event-stream")
+		mode := extprocv3.ProcessingMode_BUFFERED
+		if p.isSSE {
+			mode = extprocv3.ProcessingMode_STREAMED
+			p.sse = &openai.SSEUsage{}
+		}
+		resp.ModeOverride = &extprocv3.ProcessingMode{ResponseBodyMode: mode}
+	}
+	return resp
+}
+
+// retryAfterFrom derives whole seconds from retry-after-ms when present.
+func retryAfterFrom(h headers) string {
+	for _, k := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
+		if ms, err := strconv.ParseInt(h.get(k), 10, 64); err == nil && ms >= 0 {
+			return azure.RetryAfterSeconds(ms)
+		}
+	}
+	return "1"
+}
+
+func (p *routerPhase) responseBody(req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
+	if p.isSSE {
+		_, _ = p.sse.Write(b.Body)
+		p.req.Usage, p.req.UsageKnown = p.sse.Usage()
+	} else if b.EndOfStream {
+		p.req.Usage, p.req.UsageKnown = openai.UsageFromJSON(b.Body)
+	}
+	return continueResponse(req, nil)
+}
+
+func (p *routerPhase) done() {
+	if p.start.IsZero() {
+		return
+	}
+	p.req.Duration = time.Since(p.start)
+	p.s.observer.ObserveRequest(p.req)
+	p.s.log.Info("request",
+		slog.String("request_id", p.req.ID),
+		slog.String("consumer", p.req.Consumer),
+		slog.String("model", p.req.Model),
+		slog.Int("status", p.req.Status),
+		slog.String("backend", p.req.Backend),
+		slog.String("tier", p.req.Tier),
+		slog.Int("attempts", p.req.Attempts),
+		slog.Bool("stream", p.req.Stream),
+		slog.Bool("local", p.req.Local),
+		slog.Int("prompt_tokens", p.req.Usage.PromptTokens),
+		slog.Int("completion_tokens", p.req.Usage.CompletionTokens),
+		slog.Bool("usage_known", p.req.UsageKnown),
+		slog.Duration("duration", p.req.Duration),
+	)
+}

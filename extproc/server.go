@@ -1,0 +1,162 @@
+package extproc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/spillway-gw/spillway/azure"
+	"github.com/spillway-gw/spillway/xds"
+)
+
+// Server is the ext_proc gRPC service for both phases.
+type Server struct {
+	extprocsvc.UnimplementedExternalProcessorServer
+
+	table    atomic.Pointer[Table]
+	log      *slog.Logger
+	observer Observer
+}
+
+// Observer learns what happened to every attempt and every request. The
+// capacity model and telemetry implement it; it must not block.
+type Observer interface {
+	ObserveAttempt(Attempt)
+	ObserveRequest(Request)
+}
+
+var _ extprocsvc.ExternalProcessorServer = (*Server)(nil)
+
+// NewServer returns a server routing with table t. observer may be nil.
+func NewServer(t *Table, log *slog.Logger, observer Observer) *Server {
+	s := &Server{log: log, observer: observer}
+	if s.observer == nil {
+		s.observer = nopObserver{}
+	}
+	s.table.Store(t)
+	return s
+}
+
+// SetTable swaps in a new routing table; streams already open keep theirs.
+func (s *Server) SetTable(t *Table) { s.table.Store(t) }
+
+// Register adds the ext_proc service to a gRPC server.
+func (s *Server) Register(g *grpc.Server) { extprocsvc.RegisterExternalProcessorServer(g, s) }
+
+// Process serves one ext_proc stream: one client request (router phase) or
+// one attempt (upstream phase), told apart by the stream's gRPC metadata.
+func (s *Server) Process(stream extprocsvc.ExternalProcessor_ProcessServer) error {
+	ctx := stream.Context()
+	t := s.table.Load()
+	var h phaseHandler
+	if phaseOf(ctx) == xds.PhaseUpstream {
+		h = &upstreamPhase{s: s, t: t}
+	} else {
+		h = &routerPhase{s: s, t: t}
+	}
+	defer h.done()
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		resp := h.handle(req)
+		if resp == nil {
+			continue
+		}
+		if err := stream.Send(resp); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type phaseHandler interface {
+	handle(*extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse
+	done()
+}
+
+func phaseOf(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(xds.PhaseMetadataKey); len(v) > 0 {
+		return v[0]
+	}
+	return xds.PhaseRouter
+}
+
+// continueResponse answers a message of the given kind, applying m (may be nil).
+func continueResponse(req *extprocsvc.ProcessingRequest, common *extprocsvc.CommonResponse) *extprocsvc.ProcessingResponse {
+	if common == nil {
+		common = &extprocsvc.CommonResponse{}
+	}
+	switch req.Request.(type) {
+	case *extprocsvc.ProcessingRequest_RequestHeaders:
+		return &extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_RequestHeaders{
+			RequestHeaders: &extprocsvc.HeadersResponse{Response: common}}}
+	case *extprocsvc.ProcessingRequest_RequestBody:
+		return &extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_RequestBody{
+			RequestBody: &extprocsvc.BodyResponse{Response: common}}}
+	case *extprocsvc.ProcessingRequest_ResponseHeaders:
+		return &extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_ResponseHeaders{
+			ResponseHeaders: &extprocsvc.HeadersResponse{Response: common}}}
+	case *extprocsvc.ProcessingRequest_ResponseBody:
+		return &extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_ResponseBody{
+			ResponseBody: &extprocsvc.BodyResponse{Response: common}}}
+	case *extprocsvc.ProcessingRequest_RequestTrailers:
+		return &extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_RequestTrailers{
+			RequestTrailers: &extprocsvc.TrailersResponse{}}}
+	case *extprocsvc.ProcessingRequest_ResponseTrailers:
+		return &extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_ResponseTrailers{
+			ResponseTrailers: &extprocsvc.TrailersResponse{}}}
+	}
+	return nil
+}
+
+// localReply answers the client directly with an Azure-shaped error.
+func localReply(e *azure.Error, extra ...[2]string) *extprocsvc.ProcessingResponse {
+	var m mutation
+	m.set("content-type", "application/json")
+	for _, h := range extra {
+		m.set(h[0], h[1])
+	}
+	return &extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_ImmediateResponse{
+		ImmediateResponse: &extprocsvc.ImmediateResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(e.Status)},
+			Headers: m.get(),
+			Body:    e.Body(),
+			Details: "spillway_" + strconv.Itoa(e.Status),
+		},
+	}}
+}
+
+func headerMap(req *extprocsvc.ProcessingRequest) headers {
+	var hm *corev3.HeaderMap
+	switch r := req.Request.(type) {
+	case *extprocsvc.ProcessingRequest_RequestHeaders:
+		hm = r.RequestHeaders.GetHeaders()
+	case *extprocsvc.ProcessingRequest_ResponseHeaders:
+		hm = r.ResponseHeaders.GetHeaders()
+	}
+	return headers(hm.GetHeaders())
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveAttempt(Attempt) {}
+func (nopObserver) ObserveRequest(Request) {}

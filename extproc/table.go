@@ -1,0 +1,116 @@
+package extproc
+
+import (
+	"crypto/subtle"
+	"fmt"
+
+	"github.com/spillway-gw/spillway/config"
+)
+
+// Table is the routing state built from one config. A reload builds a new
+// Table and swaps it in atomically; requests in flight keep the one they
+// started with.
+type Table struct {
+	models    map[string]*Model
+	backends  map[string]*Backend
+	consumers []consumerKey
+	bodyLimit int64
+}
+
+// Model is a model clients may ask for.
+type Model struct {
+	Name          string
+	ContextWindow int
+	// Order is the static order its backends are tried in.
+	Order []*Backend
+}
+
+// Backend is one deployment with everything needed to call it.
+type Backend struct {
+	Name       string
+	Model      string
+	Tier       config.Kind
+	Deployment string
+	APIVersion string
+	Region     string
+	apiKey     string // never logged
+}
+
+type consumerKey struct {
+	name string
+	key  []byte
+}
+
+// NewTable resolves secrets and builds the routing state for cfg.
+// dir resolves relative secret files.
+func NewTable(cfg *config.Config, dir string) (*Table, error) {
+	t := &Table{
+		models:    map[string]*Model{},
+		backends:  map[string]*Backend{},
+		bodyLimit: cfg.Gateway.BodyLimitBytes,
+	}
+	for i, c := range cfg.Consumers {
+		key, err := c.APIKey.Resolve(dir)
+		if err != nil {
+			return nil, fmt.Errorf("consumers[%d].api_key: %w", i, err)
+		}
+		t.consumers = append(t.consumers, consumerKey{name: c.Name, key: []byte(key)})
+	}
+	for i := range cfg.Models {
+		m := &cfg.Models[i]
+		mr := &Model{Name: m.Name, ContextWindow: m.ContextWindow}
+		for _, b := range m.StaticOrder() {
+			key, err := b.Auth.APIKey.Resolve(dir)
+			if err != nil {
+				return nil, fmt.Errorf("backend %s: auth.api_key: %w", b.Name, err)
+			}
+			br := &Backend{
+				Name:       b.Name,
+				Model:      m.Name,
+				Tier:       b.Kind,
+				Deployment: b.Deployment,
+				APIVersion: b.APIVersion,
+				Region:     b.Region,
+				apiKey:     key,
+			}
+			t.backends[b.Name] = br
+			mr.Order = append(mr.Order, br)
+		}
+		t.models[m.Name] = mr
+	}
+	return t, nil
+}
+
+// consumer returns the consumer whose key is key. With no consumers
+// configured every client is accepted as "anonymous".
+func (t *Table) consumer(key string) (string, bool) {
+	if len(t.consumers) == 0 {
+		return "anonymous", true
+	}
+	found := ""
+	for _, c := range t.consumers {
+		// Compare every key in constant time so timing reveals nothing.
+		if subtle.ConstantTimeCompare(c.key, []byte(key)) == 1 {
+			found = c.name
+		}
+	}
+	return found, found != ""
+}
+
+// Retain copies into t the backends of prev that t no longer has. Envoy
+// learns of a removed backend a moment after spillway does; an attempt
+// already sent to it must still be rewritten correctly, so a reload keeps
+// the old definitions reachable by name (never by routing).
+func (t *Table) Retain(prev *Table) {
+	if prev == nil {
+		return
+	}
+	for name, b := range prev.backends {
+		if _, ok := t.backends[name]; !ok {
+			t.backends[name] = b
+		}
+	}
+}
+
+// Current returns the table in use.
+func (s *Server) Current() *Table { return s.table.Load() }

@@ -1,0 +1,119 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ChatRequest holds the fields of a chat-completions request that routing
+// and accounting need. The body itself is forwarded unchanged.
+type ChatRequest struct {
+	Model               string
+	Stream              bool
+	IncludeUsage        bool // stream_options.include_usage
+	MaxTokens           int  // max_tokens, or 0
+	MaxCompletionTokens int  // max_completion_tokens, or 0
+}
+
+// RequestError says what is wrong with a request body, and which field.
+type RequestError struct {
+	Param   string
+	Message string
+}
+
+func (e *RequestError) Error() string { return e.Message }
+
+type chatWire struct {
+	Model         *string         `json:"model"`
+	Stream        *bool           `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage *bool `json:"include_usage"`
+	} `json:"stream_options"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Messages            json.RawMessage `json:"messages"`
+	Input               json.RawMessage `json:"input"`
+}
+
+// Operation is what a request asks for; it decides which fields are required.
+type Operation int
+
+const (
+	// ChatCompletions is /chat/completions: messages are required.
+	ChatCompletions Operation = iota
+	// Embeddings is /embeddings: input is required.
+	Embeddings
+)
+
+// ParseRequest decodes the routing fields of a request body. Errors are
+// *RequestError with a message fit for an invalid_request_error reply.
+func ParseRequest(op Operation, body []byte) (ChatRequest, error) {
+	var w chatWire
+	if len(bytes.TrimSpace(body)) == 0 {
+		return ChatRequest{}, &RequestError{Message: "The request body is empty; expected a JSON object."}
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return ChatRequest{}, &RequestError{
+				Param:   typeErr.Field,
+				Message: fmt.Sprintf("Invalid type for '%s': expected %s, got a JSON %s.", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value),
+			}
+		}
+		return ChatRequest{}, &RequestError{Message: "We could not parse the JSON body of your request. " +
+			"(HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"}
+	}
+	var r ChatRequest
+	if w.Model != nil {
+		r.Model = *w.Model
+	}
+	if w.Stream != nil {
+		r.Stream = *w.Stream
+	}
+	if w.StreamOptions != nil && w.StreamOptions.IncludeUsage != nil {
+		r.IncludeUsage = *w.StreamOptions.IncludeUsage
+	}
+	if w.MaxTokens != nil {
+		if *w.MaxTokens < 0 {
+			return r, &RequestError{Param: "max_tokens", Message: "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1."}
+		}
+		r.MaxTokens = *w.MaxTokens
+	}
+	if w.MaxCompletionTokens != nil {
+		if *w.MaxCompletionTokens < 0 {
+			return r, &RequestError{Param: "max_completion_tokens", Message: "Invalid 'max_completion_tokens': integer below minimum value. Expected a value >= 1."}
+		}
+		r.MaxCompletionTokens = *w.MaxCompletionTokens
+	}
+	switch op {
+	case ChatCompletions:
+		if len(w.Messages) == 0 || bytes.Equal(w.Messages, []byte("null")) {
+			return r, &RequestError{Param: "messages", Message: "Missing required parameter: 'messages'."}
+		}
+		if w.Messages[0] != '[' {
+			return r, &RequestError{Param: "messages", Message: "Invalid type for 'messages': expected an array of message objects."}
+		}
+	case Embeddings:
+		if len(w.Input) == 0 || bytes.Equal(w.Input, []byte("null")) {
+			return r, &RequestError{Param: "input", Message: "Missing required parameter: 'input'."}
+		}
+	}
+	return r, nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "float64":
+		return "a number"
+	case "ptr":
+		return "an object"
+	default:
+		return goKind
+	}
+}

@@ -1,0 +1,70 @@
+package xds
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+var typePercent0 = typev3.Percent{Value: 0}
+
+func exact(s string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: s}}
+}
+
+func splitHostPort(hostPort string) (string, uint32, error) {
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return "", 0, fmt.Errorf("port %q is not valid", port)
+	}
+	return host, uint32(p), nil
+}
+
+// upstreamFailureFlags are Envoy's response flags for replies Envoy makes
+// itself when no backend answered: they get an Azure-shaped JSON body
+// instead of Envoy's plain text, so SDKs parse them like any Azure error.
+var upstreamFailureFlags = []string{"UH", "UF", "UO", "NR", "URX", "UT", "UC", "UMSDR"}
+
+// localReplyConfig rewrites Envoy's own error replies into Azure's JSON
+// error shape. Replies spillway's ext_proc makes are already shaped and
+// are 4xx, which this mapper leaves alone.
+func localReplyConfig() *hcmv3.LocalReplyConfig {
+	body := &structpb.Struct{Fields: map[string]*structpb.Value{
+		"error": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"code":    structpb.NewStringValue("%RESPONSE_CODE%"),
+			"type":    structpb.NewStringValue("gateway_error"),
+			"message": structpb.NewStringValue("%LOCAL_REPLY_BODY% (%RESPONSE_CODE_DETAILS%)"),
+		}}),
+	}}
+	return &hcmv3.LocalReplyConfig{
+		Mappers: []*hcmv3.ResponseMapper{{
+			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_OrFilter{
+				OrFilter: &accesslogv3.OrFilter{Filters: []*accesslogv3.AccessLogFilter{
+					{FilterSpecifier: &accesslogv3.AccessLogFilter_ResponseFlagFilter{
+						ResponseFlagFilter: &accesslogv3.ResponseFlagFilter{Flags: upstreamFailureFlags},
+					}},
+					{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{
+						StatusCodeFilter: &accesslogv3.StatusCodeFilter{Comparison: &accesslogv3.ComparisonFilter{
+							Op:    accesslogv3.ComparisonFilter_GE,
+							Value: &corev3.RuntimeUInt32{DefaultValue: 500, RuntimeKey: "spillway.local_reply.min_status"},
+						}},
+					}},
+				}},
+			}},
+			BodyFormatOverride: &corev3.SubstitutionFormatString{
+				Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: body},
+			},
+		}},
+	}
+}
