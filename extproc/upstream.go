@@ -4,6 +4,9 @@ import (
 	"log/slog"
 	"strconv"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/encoding/prototext"
+
 	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -118,32 +121,19 @@ func (p *upstreamPhase) report() {
 func (p *upstreamPhase) done() { p.report() }
 
 // backendFromAttributes finds the backend name in the upstream host's
-// metadata, which Envoy sends as the xds.upstream_host_metadata attribute.
-// The value's exact nesting is Envoy's; the search only relies on the
-// spillway namespace holding a "backend" string.
+// metadata. Envoy 1.40 sends the xds.upstream_host_metadata attribute as a
+// string holding the envoy.config.core.v3.Metadata proto in text format.
 func backendFromAttributes(attrs map[string]*structpb.Struct) string {
 	for _, s := range attrs {
-		if name := findBackend(structpb.NewStructValue(s)); name != "" {
-			return name
+		v, ok := s.GetFields()[xds.UpstreamHostMetadataAttribute]
+		if !ok {
+			continue
 		}
-	}
-	return ""
-}
-
-func findBackend(v *structpb.Value) string {
-	s := v.GetStructValue()
-	if s == nil {
-		return ""
-	}
-	if ns := s.Fields[xds.MetadataNamespace].GetStructValue(); ns != nil {
-		if name := ns.Fields[xds.BackendKey].GetStringValue(); name != "" {
-			return name
+		var md corev3.Metadata
+		if err := prototext.Unmarshal([]byte(v.GetStringValue()), &md); err != nil {
+			return ""
 		}
-	}
-	for _, f := range s.Fields {
-		if name := findBackend(f); name != "" {
-			return name
-		}
+		return md.GetFilterMetadata()[xds.MetadataNamespace].GetFields()[xds.BackendKey].GetStringValue()
 	}
 	return ""
 }
