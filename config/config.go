@@ -81,10 +81,10 @@ type Backend struct {
 	Name string `yaml:"name"`
 	Kind Kind   `yaml:"kind"`
 	// Endpoint is the resource's base URL, e.g. https://myres.openai.azure.com.
-	Endpoint   string `yaml:"endpoint"`
-	Deployment string `yaml:"deployment"`
-	APIVersion string `yaml:"api_version"`
-	Auth       Auth   `yaml:"auth"`
+	Endpoint     string `yaml:"endpoint"`
+	Deployment   string `yaml:"deployment"`
+	APIVersion   string `yaml:"api_version"`
+	Auth         Auth   `yaml:"auth"`
 	Region       string `yaml:"region"`
 	Subscription string `yaml:"subscription"`
 	// TPM and RPM are a standard deployment's limits.

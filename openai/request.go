@@ -26,8 +26,8 @@ type RequestError struct {
 func (e *RequestError) Error() string { return e.Message }
 
 type chatWire struct {
-	Model         *string         `json:"model"`
-	Stream        *bool           `json:"stream"`
+	Model         *string `json:"model"`
+	Stream        *bool   `json:"stream"`
 	StreamOptions *struct {
 		IncludeUsage *bool `json:"include_usage"`
 	} `json:"stream_options"`
