@@ -1,0 +1,117 @@
+package test
+
+// Configs for the end-to-end stack. Capacities are large so nothing throttles
+// unless a test asks for it with the simulator's x-sim-fault header.
+
+const simConfig = `
+keys: ["sim-key-1"]
+time_scale: 1.0
+seed: 7
+deployments:
+  - name: gpt-4o-ptu
+    kind: provisioned
+    model: gpt-4o
+    region: eastus
+    capacity_tpm: 1000000
+    context_window: 8192
+    latency: {first_token_ms: 5, tokens_per_second: 2000}
+    completion: {mode: fixed, tokens: 12}
+    throttle_headers: both
+  - name: gpt-4o-eastus2
+    kind: standard
+    model: gpt-4o
+    region: eastus2
+    tpm: 1000000
+    context_window: 8192
+    latency: {first_token_ms: 5, tokens_per_second: 2000}
+    completion: {mode: fixed, tokens: 12}
+    throttle_headers: retry-after
+  - name: gpt-4o-westus3
+    kind: standard
+    model: gpt-4o
+    region: westus3
+    tpm: 1000000
+    context_window: 8192
+    latency: {first_token_ms: 5, tokens_per_second: 2000}
+    completion: {mode: fixed, tokens: 12}
+    throttle_headers: none
+  - name: gpt-4o-slow
+    kind: standard
+    model: gpt-4o
+    region: northeurope
+    tpm: 1000000
+    latency: {first_token_ms: 5, tokens_per_second: 20}
+    completion: {mode: fixed, tokens: 40}
+`
+
+// backendPTU etc. are the backends of the gateway configs, by name.
+const (
+	backendPTU     = "ptu-eastus"
+	backendEast2   = "tpm-eastus2"
+	backendWest3   = "tpm-westus3"
+	deploymentPTU  = "gpt-4o-ptu"
+	deploymentE2   = "gpt-4o-eastus2"
+	deploymentW3   = "gpt-4o-westus3"
+	deploymentSlow = "gpt-4o-slow"
+)
+
+const gatewayHead = `
+gateway:
+  listen: {{GATEWAY}}
+  body_limit_bytes: 65536
+  request_timeout: 30s
+control:
+  grpc_listen: {{GRPC}}
+  admin_listen: {{ADMIN}}
+  node_id: e2e
+consumers:
+  - name: team-a
+    api_key: {file: secrets/client-key}
+retry:
+  backoff_base: 5ms
+  backoff_max: 20ms
+  per_try_timeout: 20s
+`
+
+const backendPTUYAML = `
+      - name: ptu-eastus
+        kind: ptu
+        endpoint: http://{{SIM}}
+        deployment: gpt-4o-ptu
+        api_version: 2024-10-21
+        auth: {api_key: {file: secrets/sim-key}}
+        region: eastus
+        capacity_tpm: 1000000
+`
+
+const backendEast2YAML = `
+      - name: tpm-eastus2
+        kind: tpm
+        endpoint: http://{{SIM}}
+        deployment: gpt-4o-eastus2
+        api_version: 2024-10-21
+        auth: {api_key: {file: secrets/sim-key}}
+        region: eastus2
+        tpm: 1000000
+        priority: 1
+`
+
+const backendWest3YAML = `
+      - name: tpm-westus3
+        kind: tpm
+        endpoint: http://{{SIM}}
+        deployment: gpt-4o-westus3
+        api_version: 2024-10-21
+        auth: {api_key: {file: secrets/sim-key}}
+        region: westus3
+        tpm: 1000000
+        priority: 2
+`
+
+// threeBackends is the main e2e gateway: one PTU, two TPM in other regions.
+// context_window is left out so a context-length 400 comes from the backend:
+// the tests prove Envoy does not retry it.
+const threeBackends = gatewayHead + `
+models:
+  - name: gpt-4o
+    backends:` + backendPTUYAML + backendEast2YAML + backendWest3YAML
