@@ -11,6 +11,8 @@ import (
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/spillway-gw/spillway/azure"
 )
 
 var typePercent0 = typev3.Percent{Value: 0}
@@ -37,9 +39,22 @@ func splitHostPort(hostPort string) (string, uint32, error) {
 var upstreamFailureFlags = []string{"UH", "UF", "UO", "NR", "URX", "UT", "UC", "UMSDR"}
 
 // localReplyConfig rewrites Envoy's own error replies into Azure's JSON
-// error shape. Replies spillway's ext_proc makes are already shaped and
-// are 4xx, which this mapper leaves alone.
-func localReplyConfig() *hcmv3.LocalReplyConfig {
+// error shape:
+//   - 413: Envoy answers by itself when a body overflows its buffer before
+//     spillway sees it. The body is the same constant spillway sends for a
+//     body over the limit, so the two 413s are indistinguishable.
+//   - upstream failures and any 5xx: spillway never answers 5xx itself, so
+//     these are Envoy's (no backend reachable, every attempt reset...).
+func localReplyConfig(bodyLimit int64) *hcmv3.LocalReplyConfig {
+	tooLarge := azure.TooLarge(bodyLimit)
+	tooLargeBody := &structpb.Struct{Fields: map[string]*structpb.Value{
+		"error": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"code":    structpb.NewStringValue(tooLarge.Code),
+			"type":    structpb.NewStringValue(tooLarge.Type),
+			"message": structpb.NewStringValue(tooLarge.Message),
+			"param":   structpb.NewNullValue(),
+		}}),
+	}}
 	body := &structpb.Struct{Fields: map[string]*structpb.Value{
 		"error": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
 			"code":    structpb.NewStringValue("%RESPONSE_CODE%"),
@@ -49,6 +64,16 @@ func localReplyConfig() *hcmv3.LocalReplyConfig {
 	}}
 	return &hcmv3.LocalReplyConfig{
 		Mappers: []*hcmv3.ResponseMapper{{
+			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{
+				StatusCodeFilter: &accesslogv3.StatusCodeFilter{Comparison: &accesslogv3.ComparisonFilter{
+					Op:    accesslogv3.ComparisonFilter_EQ,
+					Value: &corev3.RuntimeUInt32{DefaultValue: 413, RuntimeKey: "spillway.local_reply.too_large"},
+				}},
+			}},
+			BodyFormatOverride: &corev3.SubstitutionFormatString{
+				Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: tooLargeBody},
+			},
+		}, {
 			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_OrFilter{
 				OrFilter: &accesslogv3.OrFilter{Filters: []*accesslogv3.AccessLogFilter{
 					{FilterSpecifier: &accesslogv3.AccessLogFilter_ResponseFlagFilter{

@@ -168,7 +168,7 @@ func gatewayListener(cfg *config.Config) (*listenerv3.Listener, error) {
 		},
 		// Streams can be long (minutes of SSE); the route timeout bounds them.
 		StreamIdleTimeout: durationpb.New(cfg.Gateway.RequestTimeout.D()),
-		LocalReplyConfig:  localReplyConfig(),
+		LocalReplyConfig:  localReplyConfig(cfg.Gateway.BodyLimitBytes),
 	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,
