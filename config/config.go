@@ -2,7 +2,9 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -108,6 +110,28 @@ type Auth struct {
 type Secret struct {
 	Env  string `yaml:"env"`
 	File string `yaml:"file"`
+}
+
+// UnmarshalYAML accepts only {env: NAME} and {file: PATH}. A key written
+// inline is refused with an error that does not repeat it: the decoder's own
+// type error would quote the first characters of the value, and config
+// errors are printed and logged.
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a secret is {env: VARIABLE} or {file: PATH}, never the key itself", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value != "env" && k.Value != "file" {
+			return fmt.Errorf("line %d: field %s not found in a secret: use env or file", k.Line, k.Value)
+		}
+	}
+	type plain Secret
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return fmt.Errorf("line %d: a secret's env and file are strings", n.Line)
+	}
+	*s = Secret(p)
+	return nil
 }
 
 // IsZero reports whether no source is set.
@@ -218,7 +242,8 @@ func Parse(data []byte) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	// An empty file is an empty config: validation then names what is missing.
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parse config: %w", err)
 	}
 	c.applyDefaults()

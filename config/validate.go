@@ -1,11 +1,14 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
+	"strconv"
 )
 
 // FieldError is one problem in a config file, at a field path such as
@@ -22,17 +25,29 @@ const (
 	MaxResourcesPerSubscriptionRegion = 30
 )
 
+// MaxBodyLimit bounds gateway.body_limit_bytes: Envoy's buffer limits are
+// 32-bit and must hold twice the body (the ext_proc copy and the retry copy).
+const MaxBodyLimit = 1 << 30
+
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Validate checks the whole config and returns every problem at once, joined
 // with errors.Join; each is a *FieldError. dir resolves relative secret files.
 func (c *Config) Validate(dir string) error {
 	v := &validator{}
-	v.hostPort("gateway.listen", c.Gateway.Listen, true)
+	if v.hostPort("gateway.listen", c.Gateway.Listen, true) {
+		// Envoy binds listeners to IP addresses only: a host name or an
+		// empty host is refused by Envoy, not by spillway, if let through.
+		if host, _, _ := net.SplitHostPort(c.Gateway.Listen); net.ParseIP(host) == nil {
+			v.add("gateway.listen", "%q: Envoy listens on an IP address, not a host name, e.g. 0.0.0.0:10000 or 127.0.0.1:10000", c.Gateway.Listen)
+		}
+	}
 	v.hostPort("control.grpc_listen", c.Control.GRPCListen, true)
 	v.hostPort("control.admin_listen", c.Control.AdminListen, true)
 	if c.Gateway.BodyLimitBytes < 1024 {
 		v.add("gateway.body_limit_bytes", "must be at least 1024 (a chat request needs more)")
+	} else if c.Gateway.BodyLimitBytes > MaxBodyLimit {
+		v.add("gateway.body_limit_bytes", "must be at most %d (1 GiB): Envoy buffers twice the body in 32-bit limits", MaxBodyLimit)
 	}
 	if c.Gateway.RequestTimeout.D() <= 0 {
 		v.add("gateway.request_timeout", "must be > 0")
@@ -53,16 +68,20 @@ func (v *validator) add(path, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (v *validator) hostPort(path, addr string, required bool) {
+// hostPort reports whether addr is a host:port with a numeric port in 1-65535.
+func (v *validator) hostPort(path, addr string, required bool) bool {
 	if addr == "" {
 		if required {
 			v.add(path, "is required, e.g. 127.0.0.1:10000")
 		}
-		return
+		return false
 	}
-	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" || port == "0" {
+	_, port, err := net.SplitHostPort(addr)
+	if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
 		v.add(path, "%q is not host:port with a fixed port, e.g. 127.0.0.1:10000", addr)
+		return false
 	}
+	return true
 }
 
 func (v *validator) name(path, name string) {
@@ -91,7 +110,7 @@ func (c *Config) validateConsumers(v *validator, dir string) {
 	for i, cons := range c.Consumers {
 		p := fmt.Sprintf("consumers[%d]", i)
 		v.name(p+".name", cons.Name)
-		if seen[cons.Name] {
+		if seen[cons.Name] && cons.Name != "" {
 			v.add(p+".name", "%q is used twice", cons.Name)
 		}
 		seen[cons.Name] = true
@@ -108,7 +127,7 @@ func (c *Config) validateModels(v *validator, dir string) {
 	for i, m := range c.Models {
 		p := fmt.Sprintf("models[%d]", i)
 		v.name(p+".name", m.Name)
-		if models[m.Name] {
+		if models[m.Name] && m.Name != "" {
 			v.add(p+".name", "%q is used twice", m.Name)
 		}
 		models[m.Name] = true
@@ -140,8 +159,11 @@ func (b *Backend) validate(v *validator, p, dir string) {
 		if b.CapacityTPM <= 0 {
 			v.add(p+".capacity_tpm", "must be > 0 for a ptu backend (its throughput in tokens per minute)")
 		}
-		if b.TPM != 0 || b.RPM != 0 {
+		if b.TPM != 0 {
 			v.add(p+".tpm", "applies to tpm backends only; a ptu backend declares capacity_tpm")
+		}
+		if b.RPM != 0 {
+			v.add(p+".rpm", "applies to tpm backends only; a ptu backend declares capacity_tpm")
 		}
 	case TPM:
 		if b.TPM <= 0 {
@@ -248,8 +270,10 @@ func (c *Config) validateQuotas(v *validator) {
 				q.Model, q.Subscription, q.Region, got, q.TPM)
 		}
 	}
-	for k, hosts := range resources {
-		if len(hosts) > MaxResourcesPerSubscriptionRegion {
+	keys := slices.Collect(maps.Keys(resources))
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	for _, k := range keys {
+		if hosts := resources[k]; len(hosts) > MaxResourcesPerSubscriptionRegion {
 			v.add("models", "subscription %s has %d resources in region %s; Azure allows %d per subscription and region",
 				k[0], len(hosts), k[1], MaxResourcesPerSubscriptionRegion)
 		}
