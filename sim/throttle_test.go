@@ -1,0 +1,129 @@
+package sim
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestThrottleForms(t *testing.T) {
+	tests := []struct {
+		name     string
+		headers  string
+		message  string
+		th       throttle
+		want     map[string]string // header -> value; "" means must be absent
+		wantBody string
+	}{
+		{"retry-after", HeadersRetryAfter, MessageRateLimit,
+			throttle{status: 429, retryAfter: 1500 * time.Millisecond, apiVersion: "2024-10-21"},
+			map[string]string{"Retry-After": "2", "Retry-After-Ms": ""},
+			"have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 2 seconds"},
+		{"retry-after-ms", HeadersRetryAfterMs, MessageRateLimit,
+			throttle{status: 429, retryAfter: 37 * time.Millisecond},
+			map[string]string{"Retry-After-Ms": "37", "Retry-After": ""}, "API version v1"},
+		{"x-ms-retry-after-ms", HeadersXMsRetryAfter, MessageRateLimit,
+			throttle{status: 429, retryAfter: 37*time.Millisecond + 1},
+			map[string]string{"X-Ms-Retry-After-Ms": "38", "Retry-After": ""}, "retry after 1 seconds"},
+		{"both", HeadersBoth, MessageRateLimit,
+			throttle{status: 429, retryAfter: 6 * time.Second, reason: reasonRequests, apiVersion: "2024-10-21"},
+			map[string]string{"Retry-After": "6", "Retry-After-Ms": "6000"}, "exceeded call rate limit"},
+		{"reset tokens", HeadersReset, MessageRateLimit,
+			throttle{status: 429, retryAfter: 3 * time.Second},
+			map[string]string{"X-Ratelimit-Reset-Tokens": "3", "Policy-Id": "DeploymentRatelimit-Token", "Retry-After": ""}, "token rate limit"},
+		{"reset requests", HeadersReset, MessageRateLimit,
+			throttle{status: 429, retryAfter: 3 * time.Second, reason: reasonRequests},
+			map[string]string{"X-Ratelimit-Reset-Requests": "3", "Policy-Id": "DeploymentRatelimit-Call"}, "call rate limit"},
+		{"reset misspelt", HeadersResetMisspelt, MessageShort,
+			throttle{status: 429, retryAfter: 2 * time.Second},
+			map[string]string{"X-Rate-Limit-Reset-Tokens": "2"}, "Rate limit is exceeded. Try again in 2 seconds."},
+		{"none", HeadersNone, MessageHighDemand,
+			throttle{status: 429, retryAfter: 6 * time.Second},
+			map[string]string{"Retry-After": "", "Retry-After-Ms": "", "X-Ratelimit-Reset-Tokens": ""}, "high demand"},
+		{"huge", HeadersHuge, MessageRateLimit,
+			throttle{status: 429, retryAfter: time.Second},
+			map[string]string{"Retry-After": "86400", "Retry-After-Ms": "86400000"}, "Please retry after 86400 seconds"},
+		{"424 legacy", HeadersBoth, MessageRateLimit,
+			throttle{status: 424, retryAfter: time.Second, apiVersion: "2023-03-15-preview"},
+			map[string]string{"Retry-After": "1"}, "API version 2023-03-15-preview"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testStandard("a")
+			d.ThrottleHeaders, d.ThrottleMessage = tt.headers, tt.message
+			rec := httptest.NewRecorder()
+			tt.th.write(rec, &d)
+			if rec.Code != tt.th.status {
+				t.Errorf("status %d, want %d", rec.Code, tt.th.status)
+			}
+			for h, want := range tt.want {
+				if got := rec.Header().Get(h); got != want {
+					t.Errorf("%s = %q, want %q", h, got, want)
+				}
+			}
+			var body struct {
+				Error struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body: %v", err)
+			}
+			if body.Error.Code != "429" || !strings.Contains(body.Error.Message, tt.wantBody) {
+				t.Errorf("body %+v, want code 429 and %q", body.Error, tt.wantBody)
+			}
+			if rec.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("content type %q", rec.Header().Get("Content-Type"))
+			}
+		})
+	}
+}
+
+func TestAPIVersionRules(t *testing.T) {
+	tests := []struct {
+		v               string
+		legacy, usageOK bool
+	}{
+		{"2022-12-01", true, false},
+		{"2023-03-15-preview", true, false},
+		{"2023-05-15", false, false},
+		{"2024-08-01-preview", false, false},
+		{"2024-09-01-preview", false, true},
+		{"2024-10-21", false, true},
+		{"2025-04-01-preview", false, true},
+		{"preview", false, true},
+		{"", false, true},
+		{"2023-0x-01", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.v, func(t *testing.T) {
+			if got := legacyAPIVersion(tt.v); got != tt.legacy {
+				t.Errorf("legacy = %v, want %v", got, tt.legacy)
+			}
+			if got := usageSupported(tt.v); got != tt.usageOK {
+				t.Errorf("usageSupported = %v, want %v", got, tt.usageOK)
+			}
+		})
+	}
+}
+
+func TestQueryValue(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"api-version=2024-10-21", "2024-10-21"},
+		{"a=1&api-version=2024-10-21&b=2", "2024-10-21"},
+		{"api%2Dversion=x%20y", "x y"},
+		{"api-version", ""},
+		{"", ""},
+		{"api-version=%zz", "%zz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			if got := queryValue(tt.raw, "api-version"); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
