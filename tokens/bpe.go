@@ -40,7 +40,7 @@ func (t *rankTable) bpeSmall(piece []byte) int {
 		return int(start[k])
 	}
 	for k := 0; k+1 < n; k++ {
-		rank[k] = t.lookup(piece[k : k+2])
+		rank[k] = t.lookupPair(piece[k], piece[k+1])
 	}
 	rank[n-1] = noRank
 	for n > 1 {
@@ -118,7 +118,7 @@ func (t *rankTable) bpeLarge(piece []byte) int {
 	}
 	h := sc.heap[:0]
 	for i := int32(0); i+1 < n; i++ {
-		r := t.lookup(piece[i : i+2])
+		r := t.lookupPair(piece[i], piece[i+1])
 		nodes[i].rank = r
 		if r != noRank {
 			h = append(h, candidate{r, i})

@@ -16,22 +16,26 @@ const (
 	clsCRLF                   // \r or \n
 )
 
-// bmpClasses holds the class bits of every rune below 0x10000, so the
+// tableRunes is how many runes the class table covers: the Basic and
+// Supplementary Multilingual Planes, where scripts, symbols and emoji live.
+const tableRunes = 0x20000
+
+// runeClasses holds the class bits of every rune below tableRunes, so the
 // pre-tokenizer looks a class up with one load instead of searching the
 // unicode range tables. It is derived from the unicode package once and never
 // written again.
 var (
-	bmpClasses     *[0x10000]uint8
-	bmpClassesOnce sync.Once
+	runeClasses     *[tableRunes]uint8
+	runeClassesOnce sync.Once
 )
 
 func loadClasses() {
-	bmpClassesOnce.Do(func() {
-		t := new([0x10000]uint8)
-		for r := rune(0); r < 0x10000; r++ {
+	runeClassesOnce.Do(func() {
+		t := new([tableRunes]uint8)
+		for r := rune(0); r < tableRunes; r++ {
 			t[r] = classOfSlow(r)
 		}
-		bmpClasses = t
+		runeClasses = t
 	})
 }
 
@@ -69,13 +73,16 @@ func classAt(s []byte, i int) (uint8, int) {
 	if i >= len(s) {
 		return 0, 0
 	}
-	b := s[i]
-	if b < utf8.RuneSelf {
+	if b := s[i]; b < utf8.RuneSelf {
 		return asciiClasses[b], 1
 	}
+	return classAtSlow(s, i)
+}
+
+func classAtSlow(s []byte, i int) (uint8, int) {
 	r, n := utf8.DecodeRune(s[i:])
-	if r < 0x10000 {
-		return bmpClasses[r], n
+	if r < tableRunes {
+		return runeClasses[r], n
 	}
 	return classOfSlow(r), n
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -65,7 +66,8 @@ func prose(r *rand.Rand, dst []byte, words []string) []byte {
 		for w := 3 + r.IntN(14); w > 0; w-- {
 			word := words[r.IntN(len(words))]
 			if r.IntN(12) == 0 {
-				word = strings.ToUpper(word[:1]) + word[1:]
+				first, size := utf8.DecodeRuneInString(word)
+				word = string(unicode.ToUpper(first)) + word[size:]
 			}
 			dst = append(dst, word...)
 			if r.IntN(8) == 0 {

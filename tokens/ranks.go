@@ -12,6 +12,8 @@ import (
 // inline, so looking them up touches one slot and nothing else; longer keys
 // live in an arena and are found by a 32-bit hash tag, then compared.
 type rankTable struct {
+	pairs *[1 << 16]uint32    // ranks of two-byte tokens, indexed by the bytes; noRank if none
+	bloom *[bloomWords]uint64 // a filter in front of slots, see bloomBits
 	slots []rankSlot
 	shift uint // 64 - log2(len(slots))
 	arena []byte
@@ -43,12 +45,19 @@ func newRankTable(tokens []string) *rankTable {
 	for size < n*5/2 {
 		size <<= 1
 	}
-	t := &rankTable{slots: make([]rankSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
+	t := &rankTable{pairs: new([1 << 16]uint32), slots: make([]rankSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
+	for i := range t.pairs {
+		t.pairs[i] = noRank
+	}
+	t.bloom = new([bloomWords]uint64)
 	for rank, tok := range tokens {
 		if tok == "" {
 			continue
 		}
 		key, h := []byte(tok), uint64(0)
+		if len(key) == 2 {
+			t.pairs[uint16(key[0])<<8|uint16(key[1])] = uint32(rank)
+		}
 		var k uint64
 		if len(key) <= 8 {
 			k = pack8(key)
@@ -58,6 +67,7 @@ func newRankTable(tokens []string) *rankTable {
 			k = uint64(len(t.arena)) | h<<32
 			t.arena = append(t.arena, key...)
 		}
+		t.bloom[h&(bloomWords-1)] |= bloomBits(h)
 		mask := uint64(len(t.slots) - 1)
 		for i := h >> t.shift; ; i = (i + 1) & mask {
 			if t.slots[i].meta == 0 {
@@ -69,14 +79,26 @@ func newRankTable(tokens []string) *rankTable {
 	return t
 }
 
+// lookupPair returns the rank of the two bytes a, b, or noRank.
+func (t *rankTable) lookupPair(a, b byte) uint32 {
+	return t.pairs[uint16(a)<<8|uint16(b)]
+}
+
 // lookup returns the rank of key, or noRank.
 func (t *rankTable) lookup(key []byte) uint32 {
 	n := len(key)
+	if n == 2 {
+		return t.lookupPair(key[0], key[1])
+	}
 	mask := uint64(len(t.slots) - 1)
 	if n <= 8 {
 		k := pack8(key)
 		want := uint32(n) << 24
-		for i := hashShort(k, n) >> t.shift; ; i = (i + 1) & mask {
+		h := hashShort(k, n)
+		if b := bloomBits(h); t.bloom[h&(bloomWords-1)]&b != b {
+			return noRank
+		}
+		for i := h >> t.shift; ; i = (i + 1) & mask {
 			s := t.slots[i]
 			if s.meta == 0 {
 				return noRank
@@ -87,6 +109,9 @@ func (t *rankTable) lookup(key []byte) uint32 {
 		}
 	}
 	h := hashLong(key)
+	if b := bloomBits(h); t.bloom[h&(bloomWords-1)]&b != b {
+		return noRank
+	}
 	want, tag := uint32(n)<<24, h<<32
 	for i := h >> t.shift; ; i = (i + 1) & mask {
 		s := t.slots[i]
@@ -100,6 +125,17 @@ func (t *rankTable) lookup(key []byte) uint32 {
 			}
 		}
 	}
+}
+
+// The BPE merge looks up many byte strings that are not tokens. A blocked
+// Bloom filter of 256 KiB, small enough to stay in a core's L2 cache, answers
+// most of those without touching the 8 MiB slot array: three bits of one
+// 64-bit word per key, chosen from the low bits of the hash (the slot index
+// comes from the high bits). With o200k_base about 2% of non-tokens pass.
+const bloomWords = 1 << 15
+
+func bloomBits(h uint64) uint64 {
+	return 1<<(h>>15&63) | 1<<(h>>21&63) | 1<<(h>>27&63)
 }
 
 // pack8 packs up to 8 bytes into a uint64. Different keys of the same length

@@ -22,6 +22,9 @@ package tokens
 
 // nextO200k returns the end of the o200k_base piece starting at s[i].
 func nextO200k(s []byte, i int) int {
+	if e := asciiLetters(s, i, false); e > 0 {
+		return e
+	}
 	c0, n0 := classAt(s, i)
 	if c0&(clsUp|clsLo) != 0 || isP(c0) {
 		if e, ok := o200kLetters(s, i, c0, n0); ok {
@@ -226,6 +229,9 @@ func nextCl100k(s []byte, i int) int {
 			return i + n
 		}
 	}
+	if e := asciiLetters(s, i, true); e > 0 {
+		return e
+	}
 	c0, n0 := classAt(s, i)
 	if isP(c0) {
 		if c, n := classAt(s, i+n0); n > 0 && c&clsL != 0 {
@@ -242,4 +248,63 @@ func nextCl100k(s []byte, i int) int {
 		return e
 	}
 	return spaces(s, i, n0)
+}
+
+// ASCII byte kinds for asciiLetters; every byte from 0x80 up is kindHigh.
+const (
+	kindOther uint8 = iota // [^\r\n\p{L}\p{N}]: space, tab, punctuation, controls
+	kindUpper              // A-Z
+	kindLower              // a-z
+	kindStop               // digits, \r, \n
+	kindHigh               // not ASCII
+)
+
+var asciiKinds = func() (t [256]uint8) {
+	for b := range 256 {
+		switch {
+		case b >= 0x80:
+			t[b] = kindHigh
+		case b >= 'A' && b <= 'Z':
+			t[b] = kindUpper
+		case b >= 'a' && b <= 'z':
+			t[b] = kindLower
+		case b >= '0' && b <= '9' || b == '\r' || b == '\n':
+			t[b] = kindStop
+		}
+	}
+	return t
+}()
+
+// asciiLetters is the fast path for the commonest piece, an optional
+// [^\r\n\p{L}\p{N}] byte and then ASCII letters, when every rune it has to
+// look at is ASCII. It returns 0 when it cannot decide, and the caller takes
+// the general path.
+//
+// In ASCII no letter is in both of o200k's classes, so its letter
+// alternatives come down to [A-Z]*[a-z]+ or else [A-Z]+, each with the
+// optional prefix; cl100k's is [A-Za-z]+ (its contractions are tried before
+// this is called).
+func asciiLetters(s []byte, i int, cl100k bool) int {
+	j := i
+	switch asciiKinds[s[i]] {
+	case kindOther:
+		j++
+	case kindStop, kindHigh:
+		return 0
+	}
+	u := j
+	for u < len(s) && asciiKinds[s[u]] == kindUpper {
+		u++
+	}
+	l := u
+	for l < len(s) && (asciiKinds[s[l]] == kindLower || cl100k && asciiKinds[s[l]] == kindUpper) {
+		l++
+	}
+	if l == j || l < len(s) && s[l] >= 0x80 {
+		return 0
+	}
+	if cl100k {
+		return l
+	}
+	return contraction(s, l)
 }

@@ -1,0 +1,109 @@
+package tokens
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tiktoken-go/tokenizer"
+)
+
+// The benchmarks count a mixed corpus (English, Spanish, code, JSON, CJK,
+// emoji) in 64 KiB chunks taken in turn from 32 MiB of generated text, so
+// each iteration sees text it has not seen for a long while and no cache of
+// recent input can flatter the figure. b.SetBytes makes the output MB/s.
+
+const (
+	benchCorpusSize = 32 << 20
+	benchChunk      = 64 << 10
+)
+
+var (
+	benchCorpusOnce sync.Once
+	benchChunks     [][]byte
+)
+
+func benchCorpus() [][]byte {
+	benchCorpusOnce.Do(func() {
+		r := rand.New(rand.NewPCG(42, 42))
+		for total := 0; total < benchCorpusSize; total += benchChunk {
+			benchChunks = append(benchChunks, mixedText(r, make([]byte, 0, benchChunk+8192), benchChunk))
+		}
+	})
+	return benchChunks
+}
+
+func benchmarkCount(b *testing.B, name string) {
+	enc := mustEncoding(b, name)
+	chunks := benchCorpus()
+	b.SetBytes(benchChunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	tokens := 0
+	for i := 0; b.Loop(); i++ {
+		tokens += enc.Count(chunks[i%len(chunks)])
+	}
+	_ = tokens
+}
+
+func BenchmarkCountO200k(b *testing.B)  { benchmarkCount(b, O200kBase) }
+func BenchmarkCountCl100k(b *testing.B) { benchmarkCount(b, Cl100kBase) }
+
+// The baseline: github.com/tiktoken-go/tokenizer on the same chunks.
+func benchmarkTiktokenGo(b *testing.B, name tokenizer.Encoding) {
+	codec, err := tokenizer.Get(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunks := benchCorpus()
+	strs := make([]string, len(chunks))
+	for i, c := range chunks {
+		strs[i] = string(c)
+	}
+	b.SetBytes(benchChunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := codec.Count(strs[i%len(strs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBaselineTiktokenGoO200k(b *testing.B)  { benchmarkTiktokenGo(b, tokenizer.O200kBase) }
+func BenchmarkBaselineTiktokenGoCl100k(b *testing.B) { benchmarkTiktokenGo(b, tokenizer.Cl100kBase) }
+
+// BenchmarkCount128kTokens times one prompt of about 128,000 o200k tokens of
+// mixed text; ns/op is the time to count it.
+func BenchmarkCount128kTokens(b *testing.B) {
+	enc := mustEncoding(b, O200kBase)
+	r := rand.New(rand.NewPCG(3, 3))
+	var prompts [][]byte
+	for range 8 {
+		var p []byte
+		for enc.Count(p) < 128_000 {
+			p = mixedText(r, p, 64<<10)
+		}
+		prompts = append(prompts, p)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		p := prompts[i%len(prompts)]
+		b.SetBytes(int64(len(p)))
+		enc.Count(p)
+	}
+}
+
+// BenchmarkCountLongRun is the worst case for a quadratic merge: one piece of
+// 100,000 identical letters.
+func BenchmarkCountLongRun(b *testing.B) {
+	enc := mustEncoding(b, O200kBase)
+	text := []byte(strings.Repeat("a", 100_000))
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		enc.Count(text)
+	}
+}
