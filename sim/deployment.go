@@ -18,6 +18,9 @@ type deployment struct {
 	minute    time.Duration // one scaled minute
 	limitReq  int64         // standard: requests per 10-second window
 
+	// Constant header values, built once (header slices are never modified).
+	regionHeader, nameHeader, limitReqHeader, limitTokHeader []string
+
 	mu       sync.Mutex
 	tokens   *window // standard: tokens charged over the last minute
 	requests *window // standard: requests over the last 10 seconds
@@ -41,13 +44,16 @@ const requestWindow = 10 * time.Second
 func newDeployment(cfg *Deployment, scale float64, seed uint64, now time.Time) *deployment {
 	minute := scaled(time.Minute, scale)
 	q, _ := json.Marshal(cfg.Model)
-	d := &deployment{cfg: cfg, modelJSON: string(q), minute: minute}
+	d := &deployment{cfg: cfg, modelJSON: string(q), minute: minute,
+		regionHeader: []string{cfg.Region}, nameHeader: []string{cfg.Name}}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(cfg.Name))
 	d.rng = rand.New(rand.NewPCG(seed, h.Sum64()))
 	switch cfg.Kind {
 	case KindStandard:
 		d.limitReq = cfg.requestLimit10s()
+		d.limitReqHeader = []string{itoa(d.limitReq)}
+		d.limitTokHeader = []string{itoa(cfg.TPM)}
 		d.tokens = newWindow(cfg.TPM, minute, 60, now)
 		d.requests = newWindow(d.limitReq, scaled(requestWindow, scale), 10, now)
 	case KindProvisioned:

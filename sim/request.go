@@ -82,7 +82,7 @@ func parseChatRequest(body []byte) (chatRequest, *azure.Error) {
 	}
 	r.messages = make([]chatMessage, len(*in.Messages))
 	for i, m := range *in.Messages {
-		p := fmt.Sprintf("messages[%d]", i)
+		p := messagePath(i)
 		if m.Role == nil || *m.Role == "" {
 			return r, azure.BadRequest(fmt.Sprintf("Missing required parameter: '%s.role'.", p), p+".role")
 		}
@@ -137,6 +137,11 @@ func parseContent(raw json.RawMessage, path string, out *chatMessage) *azure.Err
 	}
 	switch raw[0] {
 	case '"':
+		// The body is valid JSON already: a string without escapes is its own text.
+		if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 {
+			out.text = string(raw[1 : len(raw)-1])
+			return nil
+		}
 		if err := json.Unmarshal(raw, &out.text); err != nil {
 			return invalidType(path, "a string or an array of content parts")
 		}
@@ -275,6 +280,22 @@ func jsonKind(goKind string) string {
 func invalidType(path, want string) *azure.Error {
 	return azure.BadRequest(fmt.Sprintf("Invalid type for '%s': expected %s.", path, want), path)
 }
+
+// messagePath names messages[i] in error messages, without formatting for the common small i.
+func messagePath(i int) string {
+	if i < len(messagePaths) {
+		return messagePaths[i]
+	}
+	return fmt.Sprintf("messages[%d]", i)
+}
+
+var messagePaths = func() []string {
+	p := make([]string, 64)
+	for i := range p {
+		p[i] = fmt.Sprintf("messages[%d]", i)
+	}
+	return p
+}()
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

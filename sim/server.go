@@ -255,16 +255,30 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, name, op strin
 }
 
 func (c *call) setCommonHeaders() {
+	// Keys are written canonical, straight into the map: this is the hot path.
 	h := c.w.Header()
-	h.Set("X-Ms-Region", c.d.cfg.Region)
-	h.Set("Apim-Request-Id", c.requestID)
-	h.Set("X-Request-Id", c.requestID)
-	if v := c.r.Header.Get("X-Ms-Client-Request-Id"); v != "" {
-		h.Set("X-Ms-Client-Request-Id", v)
+	h["X-Ms-Region"] = c.d.regionHeader
+	id := []string{c.requestID}
+	h["Apim-Request-Id"] = id
+	h["X-Request-Id"] = id
+	if v := c.r.Header["X-Ms-Client-Request-Id"]; len(v) > 0 && v[0] != "" {
+		h["X-Ms-Client-Request-Id"] = v[:1]
 	} else {
-		h.Set("X-Ms-Client-Request-Id", c.requestID)
+		h["X-Ms-Client-Request-Id"] = id
 	}
-	h.Set("X-Sim-Deployment", c.d.cfg.Name)
+	h["X-Sim-Deployment"] = c.d.nameHeader
+}
+
+// record counts the response in the ledger and logs it at debug level.
+func (c *call) record(status string) {
+	c.d.record(status)
+	if c.s.log.Enabled(c.r.Context(), slog.LevelDebug) {
+		c.s.log.LogAttrs(c.r.Context(), slog.LevelDebug, "sim request",
+			slog.String("deployment", c.d.cfg.Name),
+			slog.String("op", c.op),
+			slog.String("status", status),
+			slog.String("request_id", c.requestID))
+	}
 }
 
 // setStateHeaders adds the rate-limit headers (standard) or the utilization
@@ -275,10 +289,10 @@ func (c *call) setStateHeaders(st rateState) {
 		h.Set("Azure-Openai-Deployment-Utilization", utilizationHeader(st.utilization))
 		return
 	}
-	h.Set("X-Ratelimit-Limit-Requests", itoa(c.d.limitReq))
-	h.Set("X-Ratelimit-Limit-Tokens", itoa(c.d.cfg.TPM))
-	h.Set("X-Ratelimit-Remaining-Requests", itoa(st.remainingRequests))
-	h.Set("X-Ratelimit-Remaining-Tokens", itoa(st.remainingTokens))
+	h["X-Ratelimit-Limit-Requests"] = c.d.limitReqHeader
+	h["X-Ratelimit-Limit-Tokens"] = c.d.limitTokHeader
+	h["X-Ratelimit-Remaining-Requests"] = []string{itoa(st.remainingRequests)}
+	h["X-Ratelimit-Remaining-Tokens"] = []string{itoa(st.remainingTokens)}
 }
 
 // fail writes an Azure error and records it.
@@ -287,7 +301,7 @@ func (c *call) fail(e *azure.Error) {
 		c.setStateHeaders(c.d.state(c.s.clock.Now()))
 	}
 	e.Write(c.w)
-	c.d.record(strconv.Itoa(e.Status))
+	c.record(strconv.Itoa(e.Status))
 }
 
 // readBody reads the request body within the size limit, answering 413 when it
@@ -355,7 +369,7 @@ func (c *call) serve(body []byte) {
 	ctx := c.r.Context()
 	if plan.delay > 0 {
 		if err := s.clock.Sleep(ctx, plan.delay); err != nil {
-			d.record(statusClientClosed)
+			c.record(statusClientClosed)
 			return
 		}
 	}
@@ -394,7 +408,7 @@ const statusClientClosed = "499"
 func (c *call) throttle(st rateState, t throttle) {
 	c.setStateHeaders(st)
 	t.write(c.w, c.d.cfg)
-	c.d.record(strconv.Itoa(t.status))
+	c.record(strconv.Itoa(t.status))
 }
 
 // admit charges cost, or answers the throttle and returns false.
@@ -474,20 +488,20 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 		switch {
 		case err == nil:
 			d.settle(s.clock.Now(), cost, prompt, tokens*req.n, true)
-			d.record("200")
+			c.record("200")
 		case errors.Is(err, errStreamReset):
 			d.settle(s.clock.Now(), cost, prompt, sent, false)
-			d.record("reset")
+			c.record("reset")
 		default:
 			d.settle(s.clock.Now(), cost, prompt, sent, false)
-			d.record(statusClientClosed)
+			c.record(statusClientClosed)
 		}
 		return
 	}
 
 	if err := s.clock.Sleep(ctx, firstToken+time.Duration(tokens)*perToken); err != nil {
 		d.settle(s.clock.Now(), cost, prompt, 0, false)
-		d.record(statusClientClosed)
+		c.record(statusClientClosed)
 		return
 	}
 	bp := s.bufs.Get().(*[]byte)
@@ -510,7 +524,7 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write(out)
-	d.record("200")
+	c.record("200")
 }
 
 func (c *call) serveEmbeddings(body []byte, plan faultPlan) {
@@ -539,7 +553,7 @@ func (c *call) serveEmbeddings(body []byte, plan faultPlan) {
 	}
 	if err := s.clock.Sleep(c.r.Context(), time.Duration(d.cfg.Latency.FirstTokenMs)*time.Millisecond); err != nil {
 		d.settle(s.clock.Now(), prompt, prompt, 0, false)
-		d.record(statusClientClosed)
+		c.record(statusClientClosed)
 		return
 	}
 	dims := d.cfg.EmbeddingDimensions
@@ -562,13 +576,13 @@ func (c *call) serveEmbeddings(body []byte, plan faultPlan) {
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write(out)
-	d.record("200")
+	c.record("200")
 }
 
 // reset cuts the connection with a TCP RST. With partial non-nil, it first
 // sends a 200 status line, headers and the first half of partial.
 func (c *call) reset(partial []byte) {
-	defer c.d.record("reset")
+	defer c.record("reset")
 	conn, bw, err := http.NewResponseController(c.w).Hijack()
 	if err != nil {
 		// Not hijackable (HTTP/2, a recorder): abort the response instead.
@@ -592,7 +606,8 @@ func (c *call) hijackFlushed() error {
 	}
 	conn, _, err := rc.Hijack()
 	if err != nil {
-		panic(http.ErrAbortHandler)
+		c.record("reset")
+		panic(http.ErrAbortHandler) // not hijackable (HTTP/2): abort the stream instead
 	}
 	rst(conn)
 	return nil
@@ -716,6 +731,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)

@@ -22,8 +22,9 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "simulator config file (YAML; see docs/sim.md)")
 	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
+	verbose := fs.Bool("verbose", false, "log every request (deployment, status, request id) to stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spillway sim --config FILE [--listen ADDR]")
+		fmt.Fprintln(stderr, "usage: spillway sim --config FILE [--listen ADDR] [--verbose]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,7 +47,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv, err := sim.New(cfg, sim.Options{Logger: logger, PromptCounter: simPromptCounter()})
 	if err != nil {
 		return err
