@@ -45,7 +45,10 @@ func newDeployment(cfg *Deployment, scale float64, seed uint64, now time.Time) *
 	minute := scaled(time.Minute, scale)
 	q, _ := json.Marshal(cfg.Model)
 	d := &deployment{cfg: cfg, modelJSON: string(q), minute: minute,
-		regionHeader: []string{cfg.Region}, nameHeader: []string{cfg.Name}}
+		nameHeader: []string{cfg.Name}}
+	if cfg.Region != "" {
+		d.regionHeader = []string{cfg.Region}
+	}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(cfg.Name))
 	d.rng = rand.New(rand.NewPCG(seed, h.Sum64()))

@@ -257,7 +257,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, name, op strin
 func (c *call) setCommonHeaders() {
 	// Keys are written canonical, straight into the map: this is the hot path.
 	h := c.w.Header()
-	h["X-Ms-Region"] = c.d.regionHeader
+	if c.d.regionHeader != nil {
+		h["X-Ms-Region"] = c.d.regionHeader
+	}
 	id := []string{c.requestID}
 	h["Apim-Request-Id"] = id
 	h["X-Request-Id"] = id
