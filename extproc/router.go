@@ -9,6 +9,7 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/spillway-gw/spillway/azure"
 	"github.com/spillway-gw/spillway/openai"
@@ -134,15 +135,44 @@ func (p *routerPhase) requestBody(req *extprocsvc.ProcessingRequest, b *extprocs
 		return p.reject(azure.BadRequest("Missing required parameter: 'model'.", "model"))
 	}
 	p.req.Model, p.req.Stream = name, cr.Stream
-	if p.t.models[name] == nil {
+	model := p.t.models[name]
+	if model == nil {
 		return p.reject(azure.DeploymentNotFound(name))
 	}
-	// Naming the model selects its route, whose cluster holds the model's
-	// backends in order; the route cache must be cleared for Envoy to look
-	// again, and Envoy honours that only alongside a header mutation.
+	order := model.Order
+	if len(order) > model.MaxAttempts {
+		order = order[:model.MaxAttempts]
+	}
+	return p.route(req, model, order)
+}
+
+// route hands the decision to Envoy: the model header selects the model's
+// route and cluster (the route cache must be cleared for Envoy to look
+// again, which it honours only alongside a header mutation); the ordered
+// backend list goes to the cluster's override_host policy as dynamic
+// metadata; x-envoy-max-retries stops Envoy at the end of the list.
+func (p *routerPhase) route(req *extprocsvc.ProcessingRequest, model *Model, order []*Backend) *extprocsvc.ProcessingResponse {
 	var m mutation
-	m.set(xds.ModelHeader, name)
-	return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get(), ClearRouteCache: true})
+	m.set(xds.ModelHeader, model.Name)
+	m.set("x-envoy-max-retries", strconv.Itoa(len(order)-1))
+	resp := continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get(), ClearRouteCache: true})
+	resp.DynamicMetadata = hostsMetadata(order)
+	return resp
+}
+
+func hostsMetadata(order []*Backend) *structpb.Struct {
+	var b strings.Builder
+	for i, be := range order {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(xds.InternalAddress(be.Name))
+	}
+	return &structpb.Struct{Fields: map[string]*structpb.Value{
+		xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			xds.HostsKey: structpb.NewStringValue(b.String()),
+		}}),
+	}}
 }
 
 func (p *routerPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {

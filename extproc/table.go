@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spillway-gw/spillway/config"
+	"github.com/spillway-gw/spillway/xds"
 )
 
 // Table is the routing state built from one config. A reload builds a new
@@ -23,6 +24,8 @@ type Model struct {
 	ContextWindow int
 	// Order is the static order its backends are tried in.
 	Order []*Backend
+	// MaxAttempts bounds the attempts of one request (the route's retries + 1).
+	MaxAttempts int
 }
 
 // Backend is one deployment with everything needed to call it.
@@ -58,7 +61,7 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 	}
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
-		mr := &Model{Name: m.Name, ContextWindow: m.ContextWindow}
+		mr := &Model{Name: m.Name, ContextWindow: m.ContextWindow, MaxAttempts: xds.MaxAttempts(cfg, m)}
 		for _, b := range m.StaticOrder() {
 			key, err := b.Auth.APIKey.Resolve(dir)
 			if err != nil {

@@ -23,6 +23,17 @@ const (
 	UpstreamHostMetadataAttribute = "xds.upstream_host_metadata"
 )
 
+// HostsKey is the dynamic metadata key (in MetadataNamespace) holding a
+// request's ordered backend list, read by the override_host policy.
+const HostsKey = "hosts"
+
+// BackendName names a backend's internal listener and its cluster.
+func BackendName(backend string) string { return "spillway_backend_" + backend }
+
+// InternalAddress is how Envoy prints the address of a backend's endpoint in
+// a model cluster, the form override_host matches list entries against.
+func InternalAddress(backend string) string { return "envoy://" + BackendName(backend) + "/" }
+
 // ClusterName is the Envoy cluster serving a model.
 func ClusterName(model string) string { return "spillway_model_" + model }
 

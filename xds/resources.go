@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	mutationrulesv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -13,10 +14,14 @@ import (
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	previouspriov3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	overridehostv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/override_host/v3"
+	roundrobinv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/round_robin/v3"
+	internalupstreamv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/internal_upstream/v3"
 	rawbufferv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/raw_buffer/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -59,11 +64,21 @@ func Generate(cfg *config.Config) (*Resources, error) {
 		Routes:    []types.Resource{routeConfig(cfg)},
 	}
 	for i := range cfg.Models {
-		c, err := modelCluster(cfg, &cfg.Models[i])
+		m := &cfg.Models[i]
+		c, err := modelCluster(cfg, m)
 		if err != nil {
 			return nil, err
 		}
 		res.Clusters = append(res.Clusters, c)
+		for j := range m.Backends {
+			b := &m.Backends[j]
+			bc, err := backendCluster(cfg, b)
+			if err != nil {
+				return nil, err
+			}
+			res.Clusters = append(res.Clusters, bc)
+			res.Listeners = append(res.Listeners, backendListener(b))
+		}
 	}
 	return res, nil
 }
@@ -108,6 +123,9 @@ func routerExtProc(cfg *config.Config) *extprocv3.ExternalProcessor {
 		// SSE (usage arrives in the last events), BUFFERED for JSON.
 		AllowModeOverride: true,
 		StatPrefix:        "spillway_router",
+		// x-envoy-max-retries caps this request's attempts at the length
+		// of its backend list; ext_proc may set x-envoy-* only if allowed.
+		MutationRules: &mutationrulesv3.HeaderMutationRules{AllowEnvoy: wrapperspb.Bool(true)},
 		MetadataOptions: &extprocv3.MetadataOptions{
 			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{
 				Untyped: []string{MetadataNamespace},
@@ -260,13 +278,10 @@ func routeConfig(cfg *config.Config) *routev3.RouteConfiguration {
 	}
 }
 
-// retryPolicy makes Envoy move each retry to the next priority, which holds
-// the next backend of the model's order.
+// retryPolicy makes Envoy retry an attempt on the next backend of the
+// request's list. The route allows one attempt per backend; each request's
+// own list length caps it further through x-envoy-max-retries.
 func retryPolicy(cfg *config.Config, m *config.Model) *routev3.RetryPolicy {
-	attempts := len(m.Backends)
-	if cfg.Retry.Attempts > 0 && cfg.Retry.Attempts < attempts {
-		attempts = cfg.Retry.Attempts
-	}
 	codes := make([]uint32, 0, len(cfg.Retry.StatusCodes))
 	for _, c := range cfg.Retry.StatusCodes {
 		codes = append(codes, uint32(c))
@@ -275,14 +290,8 @@ func retryPolicy(cfg *config.Config, m *config.Model) *routev3.RetryPolicy {
 	return &routev3.RetryPolicy{
 		RetryOn:              "retriable-status-codes,reset,connect-failure,refused-stream",
 		RetriableStatusCodes: codes,
-		NumRetries:           wrapperspb.UInt32(uint32(attempts - 1)),
+		NumRetries:           wrapperspb.UInt32(uint32(MaxAttempts(cfg, m) - 1)),
 		PerTryTimeout:        durationpb.New(cfg.Retry.PerTryTimeout.D()),
-		RetryPriority: &routev3.RetryPolicy_RetryPriority{
-			Name: "envoy.retry_priorities.previous_priorities",
-			ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: mustAny(
-				&previouspriov3.PreviousPrioritiesConfig{UpdateFrequency: 1},
-			)},
-		},
 		RetryBackOff: &routev3.RetryPolicy_RetryBackOff{
 			BaseInterval: durationpb.New(cfg.Retry.BackoffBase.D()),
 			MaxInterval:  durationpb.New(cfg.Retry.BackoffMax.D()),
@@ -290,45 +299,46 @@ func retryPolicy(cfg *config.Config, m *config.Model) *routev3.RetryPolicy {
 	}
 }
 
+// MaxAttempts is the most attempts one request of model m may make: one per
+// backend, capped by retry.attempts when set.
+func MaxAttempts(cfg *config.Config, m *config.Model) int {
+	n := len(m.Backends)
+	if cfg.Retry.Attempts > 0 && cfg.Retry.Attempts < n {
+		n = cfg.Retry.Attempts
+	}
+	return n
+}
+
+// modelCluster holds one endpoint per backend of the model. The endpoints
+// are Envoy internal addresses, one per backend, so every backend is a
+// distinct host even when several share an IP (deployments of one Azure
+// resource, or the simulator). The override_host policy sends attempt N to
+// the Nth host of the list the router-phase ext_proc put in the request's
+// dynamic metadata: the order of backends is decided per request.
 func modelCluster(cfg *config.Config, m *config.Model) (*clusterv3.Cluster, error) {
-	order := m.StaticOrder()
 	la := &endpointv3.ClusterLoadAssignment{ClusterName: ClusterName(m.Name)}
-	var tlsHosts []string
-	for prio, b := range order {
+	var lbs []*endpointv3.LbEndpoint
+	for _, b := range m.StaticOrder() {
 		u, err := config.ParseEndpoint(b.Endpoint)
 		if err != nil {
 			return nil, fmt.Errorf("backend %s: endpoint: %w", b.Name, err)
 		}
-		md := map[string]*structpb.Struct{
-			MetadataNamespace: {Fields: map[string]*structpb.Value{
-				BackendKey: structpb.NewStringValue(b.Name),
-			}},
-		}
-		if u.TLS {
-			md["envoy.transport_socket_match"] = &structpb.Struct{Fields: map[string]*structpb.Value{
-				"tls": structpb.NewStringValue("true"),
-			}}
-			tlsHosts = append(tlsHosts, u.Host)
-		}
-		la.Endpoints = append(la.Endpoints, &endpointv3.LocalityLbEndpoints{
-			// One backend per priority level: a retry moves to the next level,
-			// so the order of levels is the order of attempts.
-			Priority: uint32(prio),
-			Locality: &corev3.Locality{Region: b.Region, Zone: b.Subscription, SubZone: b.Name},
-			LbEndpoints: []*endpointv3.LbEndpoint{{
-				HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-					Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-						Address:       u.Host,
-						PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: u.Port},
-					}}},
-					// Hostname becomes the Host header (auto_host_rewrite) and,
-					// with auto_sni, the TLS server name of this backend.
-					Hostname: u.Host,
+		lbs = append(lbs, &endpointv3.LbEndpoint{
+			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+				Address: &corev3.Address{Address: &corev3.Address_EnvoyInternalAddress{
+					EnvoyInternalAddress: &corev3.EnvoyInternalAddress{
+						AddressNameSpecifier: &corev3.EnvoyInternalAddress_ServerListenerName{ServerListenerName: BackendName(b.Name)},
+					},
 				}},
-				Metadata: &corev3.Metadata{FilterMetadata: md},
+				// Hostname becomes the Host header (auto_host_rewrite).
+				Hostname: u.Host,
+			}},
+			Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+				MetadataNamespace: {Fields: map[string]*structpb.Value{BackendKey: structpb.NewStringValue(b.Name)}},
 			}},
 		})
 	}
+	la.Endpoints = []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}}
 	opts := &httpv3.HttpProtocolOptions{
 		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
 			ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
@@ -337,62 +347,133 @@ func modelCluster(cfg *config.Config, m *config.Model) (*clusterv3.Cluster, erro
 				},
 			},
 		},
-		UpstreamHttpProtocolOptions: &corev3.UpstreamHttpProtocolOptions{
-			AutoSni:           true,
-			AutoSanValidation: true,
-		},
 		HttpFilters: []*hcmv3.HttpFilter{
 			httpFilter("envoy.filters.http.ext_proc", upstreamExtProc(cfg)),
 			httpFilter("envoy.filters.http.upstream_codec", &upstreamcodecv3.UpstreamCodec{}),
 		},
 	}
-	c := &clusterv3.Cluster{
+	override := &overridehostv3.OverrideHost{
+		OverrideHostSources: []*overridehostv3.OverrideHost_OverrideHostSource{{
+			Metadata: &metadatav3.MetadataKey{
+				Key:  MetadataNamespace,
+				Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: HostsKey}}},
+			},
+		}},
+		// Only reached if the list runs out, which the per-request retry
+		// limit (x-envoy-max-retries = list length - 1) prevents.
+		FallbackPolicy: &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
+			TypedExtensionConfig: &corev3.TypedExtensionConfig{
+				Name:        "envoy.load_balancing_policies.round_robin",
+				TypedConfig: mustAny(&roundrobinv3.RoundRobin{}),
+			},
+		}}},
+	}
+	return &clusterv3.Cluster{
 		Name:                 ClusterName(m.Name),
-		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
-		DnsLookupFamily:      clusterv3.Cluster_V4_PREFERRED,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
 		ConnectTimeout:       durationpb.New(5e9),
-		LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
-		LoadAssignment:       la,
+		LoadBalancingPolicy: &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
+			TypedExtensionConfig: &corev3.TypedExtensionConfig{
+				Name:        "envoy.load_balancing_policies.override_host",
+				TypedConfig: mustAny(override),
+			},
+		}}},
+		LoadAssignment: la,
+		TransportSocket: &corev3.TransportSocket{
+			Name: "envoy.transport_sockets.internal_upstream",
+			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&internalupstreamv3.InternalUpstreamTransport{
+				TransportSocket: rawBuffer(),
+			})},
+		},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(opts),
 		},
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(bufferLimit(cfg)),
-		// Envoy's default allows 3 concurrent retries per cluster; spilling
-		// is the normal case here, so retries must not be rationed that way.
-		CircuitBreakers: &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
-			Priority:           corev3.RoutingPriority_DEFAULT,
-			MaxConnections:     wrapperspb.UInt32(100000),
-			MaxPendingRequests: wrapperspb.UInt32(100000),
-			MaxRequests:        wrapperspb.UInt32(100000),
-			MaxRetries:         wrapperspb.UInt32(100000),
-		}}},
-		// Each backend is its own priority level holding one host: without
-		// this, a level whose only host is briefly unhealthy would spill its
-		// load to the next level in proportions, not in order.
-		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{
-			HealthyPanicThreshold: &typePercent0,
-		},
+		CircuitBreakers:               wideOpen(),
+	}, nil
+}
+
+// wideOpen lifts Envoy's default circuit breakers (1024 requests, and only 3
+// concurrent retries per cluster): spilling is the normal case here, so
+// retries must not be rationed that way; the backends' own limits apply.
+func wideOpen() *clusterv3.CircuitBreakers {
+	return &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
+		Priority:           corev3.RoutingPriority_DEFAULT,
+		MaxConnections:     wrapperspb.UInt32(100000),
+		MaxPendingRequests: wrapperspb.UInt32(100000),
+		MaxRequests:        wrapperspb.UInt32(100000),
+		MaxRetries:         wrapperspb.UInt32(100000),
+	}}}
+}
+
+func rawBuffer() *corev3.TransportSocket {
+	return &corev3.TransportSocket{
+		Name:       "envoy.transport_sockets.raw_buffer",
+		ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&rawbufferv3.RawBuffer{})},
 	}
-	if len(tlsHosts) > 0 {
-		c.TransportSocketMatches = []*clusterv3.Cluster_TransportSocketMatch{{
-			Name:  "tls",
-			Match: &structpb.Struct{Fields: map[string]*structpb.Value{"tls": structpb.NewStringValue("true")}},
-			TransportSocket: &corev3.TransportSocket{
-				Name: "envoy.transport_sockets.tls",
-				ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{
-					CommonTlsContext: &tlsv3.CommonTlsContext{
-						ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{
-							ValidationContext: &tlsv3.CertificateValidationContext{
-								TrustedCa: &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: SystemCABundle}},
-							},
+}
+
+// backendListener is the internal listener behind a backend's endpoint in
+// its model cluster: it passes the attempt's bytes to the backend's cluster.
+func backendListener(b *config.Backend) *listenerv3.Listener {
+	proxy := &tcpproxyv3.TcpProxy{
+		StatPrefix:       BackendName(b.Name),
+		ClusterSpecifier: &tcpproxyv3.TcpProxy_Cluster{Cluster: BackendName(b.Name)},
+	}
+	return &listenerv3.Listener{
+		Name:              BackendName(b.Name),
+		ListenerSpecifier: &listenerv3.Listener_InternalListener{InternalListener: &listenerv3.Listener_InternalListenerConfig{}},
+		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
+			Name:       "envoy.filters.network.tcp_proxy",
+			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(proxy)},
+		}}}},
+	}
+}
+
+// backendCluster reaches one Azure resource: its DNS name, and TLS with the
+// resource's name as SNI for https endpoints.
+func backendCluster(cfg *config.Config, b *config.Backend) (*clusterv3.Cluster, error) {
+	u, err := config.ParseEndpoint(b.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: endpoint: %w", b.Name, err)
+	}
+	c := &clusterv3.Cluster{
+		Name:                 BackendName(b.Name),
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
+		DnsLookupFamily:      clusterv3.Cluster_V4_PREFERRED,
+		ConnectTimeout:       durationpb.New(5e9),
+		LoadAssignment: &endpointv3.ClusterLoadAssignment{
+			ClusterName: BackendName(b.Name),
+			Endpoints: []*endpointv3.LocalityLbEndpoints{{
+				Locality: &corev3.Locality{Region: b.Region, Zone: b.Subscription},
+				LbEndpoints: []*endpointv3.LbEndpoint{{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+					Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+						Address:       u.Host,
+						PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: u.Port},
+					}}},
+				}}}},
+			}},
+		},
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(bufferLimit(cfg)),
+		CircuitBreakers:               wideOpen(),
+	}
+	if u.TLS {
+		c.TransportSocket = &corev3.TransportSocket{
+			Name: "envoy.transport_sockets.tls",
+			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{
+				Sni: u.Host,
+				CommonTlsContext: &tlsv3.CommonTlsContext{
+					ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{
+						ValidationContext: &tlsv3.CertificateValidationContext{
+							TrustedCa: &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: SystemCABundle}},
+							MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
+								SanType: tlsv3.SubjectAltNameMatcher_DNS,
+								Matcher: exact(u.Host),
+							}},
 						},
 					},
-				})},
-			},
-		}}
-		c.TransportSocket = &corev3.TransportSocket{
-			Name:       "envoy.transport_sockets.raw_buffer",
-			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&rawbufferv3.RawBuffer{})},
+				},
+			})},
 		}
 	}
 	return c, nil
