@@ -87,20 +87,36 @@ func refPieces(t testing.TB, name, text string) []string {
 	return out
 }
 
-// bpe is tiktoken's merge loop as written in its educational version.
+// bpe is tiktoken's merge loop (_byte_pair_merge): the rank of each adjacent
+// pair is kept, the lowest (leftmost on ties) is merged, and only the two
+// pairs that touch the merge are looked up again.
 func (r *refEncoding) bpe(piece string) int {
 	if _, ok := r.vocab[piece]; ok {
 		return 1
 	}
+	const none = int(^uint(0) >> 1)
 	parts := make([]string, 0, len(piece))
 	for i := 0; i < len(piece); i++ {
 		parts = append(parts, piece[i:i+1])
 	}
+	rankOf := func(i int) int {
+		if i < 0 || i+1 >= len(parts) {
+			return none
+		}
+		if rank, ok := r.vocab[parts[i]+parts[i+1]]; ok {
+			return rank
+		}
+		return none
+	}
+	ranks := make([]int, len(parts))
+	for i := range parts {
+		ranks[i] = rankOf(i)
+	}
 	for {
-		best, bestRank := -1, 0
-		for i := 0; i+1 < len(parts); i++ {
-			if rank, ok := r.vocab[parts[i]+parts[i+1]]; ok && (best < 0 || rank < bestRank) {
-				best, bestRank = i, rank
+		best := -1
+		for i, rank := range ranks {
+			if rank != none && (best < 0 || rank < ranks[best]) {
+				best = i
 			}
 		}
 		if best < 0 {
@@ -108,6 +124,11 @@ func (r *refEncoding) bpe(piece string) int {
 		}
 		parts[best] += parts[best+1]
 		parts = append(parts[:best+1], parts[best+2:]...)
+		ranks = append(ranks[:best+1], ranks[best+2:]...)
+		ranks[best] = rankOf(best)
+		if best > 0 {
+			ranks[best-1] = rankOf(best - 1)
+		}
 	}
 }
 
