@@ -28,8 +28,11 @@ func parsePath(p string) (target, bool) {
 			return target{}, false
 		}
 		t, ok := operation(op)
+		if !ok {
+			return target{}, false
+		}
 		t.model = model
-		return t, ok
+		return t, true
 	}
 	for _, prefix := range []string{"/openai/v1/", "/v1/"} {
 		if op, ok := strings.CutPrefix(p, prefix); ok {

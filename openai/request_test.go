@@ -1,0 +1,71 @@
+package openai
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParseRequest(t *testing.T) {
+	tests := []struct {
+		name      string
+		op        Operation
+		body      string
+		want      ChatRequest
+		wantParam string // "" with wantErr false: no error
+		wantErr   bool
+	}{
+		{name: "minimal chat", body: `{"messages":[{"role":"user","content":"hi"}]}`},
+		{name: "routing fields", body: `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"max_tokens":50,"max_completion_tokens":60,"messages":[]}`,
+			want: ChatRequest{Model: "gpt-4o", Stream: true, IncludeUsage: true, MaxTokens: 50, MaxCompletionTokens: 60}},
+		{name: "empty body", body: ``, wantErr: true},
+		{name: "malformed", body: `{"messages":[`, wantErr: true},
+		{name: "not an object", body: `[1,2]`, wantErr: true},
+		{name: "messages missing", body: `{"model":"gpt-4o"}`, wantErr: true, wantParam: "messages"},
+		{name: "messages null", body: `{"messages":null}`, wantErr: true, wantParam: "messages"},
+		{name: "messages a string", body: `{"messages":"hi"}`, wantErr: true, wantParam: "messages"},
+		{name: "max_tokens a string", body: `{"messages":[],"max_tokens":"5"}`, wantErr: true, wantParam: "max_tokens"},
+		{name: "max_tokens negative", body: `{"messages":[],"max_tokens":-1}`, wantErr: true, wantParam: "max_tokens"},
+		{name: "stream a string", body: `{"messages":[],"stream":"yes"}`, wantErr: true, wantParam: "stream"},
+		{name: "embeddings need input", op: Embeddings, body: `{"model":"x"}`, wantErr: true, wantParam: "input"},
+		{name: "embeddings", op: Embeddings, body: `{"input":"hello"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseRequest(tt.op, []byte(tt.body))
+			if tt.wantErr {
+				var re *RequestError
+				if !errors.As(err, &re) {
+					t.Fatalf("err = %v, want a *RequestError", err)
+				}
+				if re.Param != tt.wantParam {
+					t.Errorf("param = %q, want %q (message %q)", re.Param, tt.wantParam, re.Message)
+				}
+				if re.Message == "" {
+					t.Error("empty message")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseRequest(f *testing.F) {
+	f.Add([]byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"max_tokens":5}`))
+	f.Add([]byte(`{"messages":"x"}`))
+	f.Add([]byte(`{"stream_options":null,"messages":[]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, op := range []Operation{ChatCompletions, Embeddings} {
+			_, err := ParseRequest(op, body)
+			var re *RequestError
+			if err != nil && !errors.As(err, &re) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,93 @@
+package openai
+
+import (
+	"strings"
+	"testing"
+)
+
+// azureStream is an Azure-shaped SSE stream: a prompt-filter event with empty
+// choices, content deltas, the finish chunk, the usage chunk, [DONE].
+const azureStream = "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\",\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{}}]}\n\n" +
+	"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"},\"index\":0}],\"id\":\"c1\",\"usage\":null}\n\n" +
+	"data: {\"choices\":[{\"delta\":{\"content\":\"lo\"},\"index\":0}],\"id\":\"c1\",\"usage\":null}\n\n" +
+	"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\",\"index\":0}],\"id\":\"c1\",\"usage\":null}\n\n" +
+	"data: {\"choices\":[],\"id\":\"c1\",\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":2,\"total_tokens\":13,\"prompt_tokens_details\":{\"cached_tokens\":4},\"completion_tokens_details\":{\"reasoning_tokens\":1}}}\n\n" +
+	"data: [DONE]\n\n"
+
+func TestSSEUsageSplitAtEveryByte(t *testing.T) {
+	for _, stream := range []string{azureStream, strings.ReplaceAll(azureStream, "\n", "\r\n")} {
+		for cut := 0; cut <= len(stream); cut++ {
+			var s SSEUsage
+			_, _ = s.Write([]byte(stream[:cut]))
+			_, _ = s.Write([]byte(stream[cut:]))
+			u, ok := s.Usage()
+			if !ok || u.PromptTokens != 11 || u.CompletionTokens != 2 || u.TotalTokens != 13 || u.CachedTokens() != 4 || u.ReasoningTokens() != 1 {
+				t.Fatalf("cut at %d: usage %+v, found %v", cut, u, ok)
+			}
+			if !s.Done() || s.Events != 5 {
+				t.Fatalf("cut at %d: done=%v events=%d, want true, 5", cut, s.Done(), s.Events)
+			}
+		}
+	}
+}
+
+func TestSSEUsageByteByByte(t *testing.T) {
+	var s SSEUsage
+	for i := 0; i < len(azureStream); i++ {
+		_, _ = s.Write([]byte{azureStream[i]})
+	}
+	if u, ok := s.Usage(); !ok || u.TotalTokens != 13 {
+		t.Fatalf("usage %+v, found %v", u, ok)
+	}
+}
+
+func TestSSEUsageWithout(t *testing.T) {
+	tests := []struct {
+		name   string
+		stream string
+	}{
+		{"no usage chunk", strings.Replace(azureStream, `"usage":{"prompt_tokens":11`, `"usage":null,"x":{"prompt_tokens":11`, 1)},
+		{"cut before the usage chunk", azureStream[:strings.Index(azureStream, `{"choices":[],"id":"c1"`)]},
+		{"empty", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s SSEUsage
+			_, _ = s.Write([]byte(tt.stream))
+			if u, ok := s.Usage(); ok {
+				t.Fatalf("found usage %+v in a stream without one", u)
+			}
+		})
+	}
+}
+
+func TestUsageFromJSON(t *testing.T) {
+	u, ok := UsageFromJSON([]byte(`{"id":"x","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}`))
+	if !ok || u.PromptTokens != 7 || u.CompletionTokens != 3 || u.TotalTokens != 10 {
+		t.Fatalf("got %+v %v", u, ok)
+	}
+	if _, ok := UsageFromJSON([]byte(`{"error":{}}`)); ok {
+		t.Fatal("found usage in an error body")
+	}
+}
+
+func FuzzSSEUsage(f *testing.F) {
+	f.Add([]byte(azureStream), 10)
+	f.Add([]byte("data: {\"usage\":{\"prompt_tokens\":1}}\n\ndata: [DONE]\n\n"), 3)
+	f.Add([]byte("data: {\"usage\":"), 1)
+	f.Fuzz(func(t *testing.T, stream []byte, cut int) {
+		if cut < 0 {
+			cut = -cut
+		}
+		cut %= len(stream) + 1
+		var whole, split SSEUsage
+		_, _ = whole.Write(stream)
+		_, _ = split.Write(stream[:cut])
+		_, _ = split.Write(stream[cut:])
+		uw, okw := whole.Usage()
+		us, oks := split.Usage()
+		if okw != oks || uw.TotalTokens != us.TotalTokens || uw.PromptTokens != us.PromptTokens || whole.Events != split.Events {
+			t.Fatalf("split at %d changed the result: whole %+v %v, split %+v %v", cut, uw, okw, us, oks)
+		}
+	})
+}
