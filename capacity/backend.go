@@ -1,0 +1,182 @@
+package capacity
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Tier is a backend's billing and throttling kind.
+type Tier string
+
+const (
+	// TierPTU is a provisioned deployment: a leaky bucket, tried first.
+	TierPTU Tier = "ptu"
+	// TierTPM is a standard (pay-as-you-go) deployment: token and request windows.
+	TierTPM Tier = "tpm"
+)
+
+// Default windows, as Azure enforces them.
+const (
+	DefaultTokenWindow = time.Minute
+	// The request window defaults to a sixth of the token window (10 s for a minute).
+	requestWindowsPerTokenWindow = 6
+	tokenBins                    = 60 // 1 s bins for a one-minute window
+	requestBins                  = 10 // 1 s bins for a 10-second window
+)
+
+// BackendSpec is one backend's configured limits.
+type BackendSpec struct {
+	Name string
+	Tier Tier
+	// TPM and RPM are a standard deployment's tokens and requests per
+	// TokenWindow. Requests are checked over RequestWindow, RPM/6 per 10 s
+	// with the defaults, as Azure does. RPM 0 means Azure's ratio: 6 per 1,000 TPM.
+	TPM, RPM int
+	// CapacityTPM is a provisioned deployment's capacity: its bucket drains
+	// CapacityTPM tokens per TokenWindow and utilization is level/CapacityTPM.
+	CapacityTPM int
+	// Priority orders backends within a tier: lower first. Weight (default 1)
+	// scales headroom within a priority.
+	Priority, Weight int
+	// TokenWindow defaults to one minute; RequestWindow to TokenWindow/6.
+	TokenWindow   time.Duration
+	RequestWindow time.Duration
+}
+
+// withDefaults fills the zero fields.
+func (s BackendSpec) withDefaults() BackendSpec {
+	if s.TokenWindow <= 0 {
+		s.TokenWindow = DefaultTokenWindow
+	}
+	if s.RequestWindow <= 0 {
+		s.RequestWindow = s.TokenWindow / requestWindowsPerTokenWindow
+	}
+	if s.Weight <= 0 {
+		s.Weight = 1
+	}
+	if s.Tier == TierTPM && s.RPM <= 0 {
+		s.RPM = max(1, s.TPM*6/1000)
+	}
+	return s
+}
+
+// Validate reports every problem with the spec, naming the field.
+func (s BackendSpec) Validate() error {
+	var errs []error
+	bad := func(field, msg string) { errs = append(errs, fmt.Errorf("%s: %s", field, msg)) }
+	if s.Name == "" {
+		bad("name", "must not be empty")
+	}
+	switch s.Tier {
+	case TierTPM:
+		if s.TPM <= 0 {
+			bad("tpm", "must be > 0")
+		}
+		if s.RPM < 0 {
+			bad("rpm", "must be >= 0 (0: 6 per 1,000 TPM)")
+		}
+	case TierPTU:
+		if s.CapacityTPM <= 0 {
+			bad("capacity_tpm", "must be > 0")
+		}
+	default:
+		bad("tier", fmt.Sprintf("%q must be ptu or tpm", s.Tier))
+	}
+	if s.Weight < 0 {
+		bad("weight", "must be >= 0")
+	}
+	if s.TokenWindow < 0 || s.RequestWindow < 0 {
+		bad("token_window/request_window", "must be >= 0 (0: default)")
+	}
+	return errors.Join(errs...)
+}
+
+// requestLimit is the request budget of one RequestWindow.
+func (s BackendSpec) requestLimit() int64 {
+	return max(1, int64(s.RPM)*int64(s.RequestWindow)/int64(s.TokenWindow))
+}
+
+// backend is one backend's live state, guarded by its Model's mutex.
+type backend struct {
+	spec     BackendSpec // with defaults
+	tokens   *window     // tpm
+	requests *window     // tpm
+	bucket   *bucket     // ptu
+
+	cooldownUntil time.Time // 429/424
+	healthUntil   time.Time // 5xx, 408, resets
+	failures      int       // consecutive health failures
+
+	reserved int // tokens of reservations not yet settled or released
+	inflight int // reservations not yet settled or released
+
+	// Cumulative corrections from rate-limit headers; a reservation remembers
+	// them so that one error seen by several attempts is corrected once.
+	corrTokens, corrRequests int64
+	corrLevel                float64
+}
+
+func newBackend(s BackendSpec, now time.Time) *backend {
+	b := &backend{spec: s}
+	switch s.Tier {
+	case TierTPM:
+		b.tokens = newWindow(int64(s.TPM), s.TokenWindow, tokenBins, now)
+		b.requests = newWindow(s.requestLimit(), s.RequestWindow, requestBins, now)
+	case TierPTU:
+		b.bucket = newBucket(float64(s.CapacityTPM), s.TokenWindow, now)
+	}
+	return b
+}
+
+// coolingUntil is when the backend leaves both cooldowns.
+func (b *backend) coolingUntil() time.Time {
+	if b.healthUntil.After(b.cooldownUntil) {
+		return b.healthUntil
+	}
+	return b.cooldownUntil
+}
+
+// available reports whether the backend is out of cooldown at now.
+func (b *backend) available(now time.Time) bool { return !now.Before(b.coolingUntil()) }
+
+// fits reports whether the backend's windows or bucket can take cost now.
+func (b *backend) fits(now time.Time, cost int64) bool {
+	if b.bucket != nil {
+		return b.bucket.fits(now, float64(cost))
+	}
+	return b.requests.fits(now, 1) && b.tokens.fits(now, cost)
+}
+
+// headroom is the share of the backend's capacity left after taking cost
+// (the smaller of tokens and requests on a tpm backend).
+func (b *backend) headroom(now time.Time, cost int64) float64 {
+	if b.bucket != nil {
+		return (b.bucket.capacity - b.bucket.levelAt(now) - float64(cost)) / b.bucket.capacity
+	}
+	t := float64(b.tokens.limit-b.tokens.used(now)-cost) / float64(b.tokens.limit)
+	r := float64(b.requests.limit-b.requests.used(now)-1) / float64(b.requests.limit)
+	return min(t, r)
+}
+
+// recovery is the earliest time at or after now when the backend is out of
+// cooldown and can take cost, assuming nothing else is charged.
+func (b *backend) recovery(now time.Time, cost int64) time.Time {
+	t := now
+	if c := b.coolingUntil(); c.After(t) {
+		t = c
+	}
+	var room time.Time
+	if b.bucket != nil {
+		room = b.bucket.roomAt(now, float64(cost))
+	} else {
+		room = b.tokens.roomAt(now, cost)
+		if r := b.requests.roomAt(now, 1); r.After(room) {
+			room = r
+		}
+	}
+	if room.After(t) {
+		t = room
+	}
+	return t
+}

@@ -1,0 +1,67 @@
+package capacity
+
+import (
+	"math"
+	"time"
+)
+
+// bucket is a provisioned deployment's leaky-bucket utilization, as Azure
+// runs it: each request adds its estimated cost on arrival, corrected to the
+// real cost on completion, and the level drains continuously at capacity
+// tokens per token window. Utilization is level/capacity.
+//
+// A request has room when level + cost stays within capacity (Azure admits
+// while below 100 %; the model keeps the request that would cross 100 % off
+// the PTU, which costs no PTU throughput because a non-empty bucket drains at
+// full rate). A request larger than capacity has room only in an empty bucket.
+type bucket struct {
+	capacity float64 // tokens at 100 %
+	rate     float64 // tokens drained per nanosecond
+	level    float64
+	last     time.Time
+}
+
+// epsilon absorbs float rounding, so that the bucket has room at the time roomAt returns.
+const epsilon = 1e-6
+
+func newBucket(capacity float64, window time.Duration, now time.Time) *bucket {
+	return &bucket{capacity: capacity, rate: capacity / float64(max(1, window)), last: now}
+}
+
+func (b *bucket) drain(now time.Time) {
+	if dt := now.Sub(b.last); dt > 0 {
+		b.level = math.Max(0, b.level-b.rate*float64(dt))
+		b.last = now
+	}
+}
+
+// levelAt returns the level at now.
+func (b *bucket) levelAt(now time.Time) float64 {
+	b.drain(now)
+	return b.level
+}
+
+// add changes the level by n (negative to refund), never below 0.
+func (b *bucket) add(now time.Time, n float64) {
+	b.drain(now)
+	b.level = math.Max(0, b.level+n)
+}
+
+func (b *bucket) fits(now time.Time, cost float64) bool {
+	b.drain(now)
+	return b.level+cost <= b.capacity+epsilon || (b.level <= epsilon && cost > b.capacity)
+}
+
+// roomAt returns the earliest time at or after now when cost has room,
+// assuming nothing more is added.
+func (b *bucket) roomAt(now time.Time, cost float64) time.Time {
+	if b.fits(now, cost) {
+		return now
+	}
+	target := max(0, b.capacity-cost)
+	ns := math.Ceil((b.level - target) / b.rate)
+	if ns > float64(math.MaxInt64/2) {
+		ns = float64(math.MaxInt64 / 2)
+	}
+	return now.Add(time.Duration(ns) + 1)
+}

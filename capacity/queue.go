@@ -1,0 +1,272 @@
+package capacity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNoCapacity is wrapped by the error Wait returns when no candidate had
+// room within Options.MaxWait.
+var ErrNoCapacity = errors.New("capacity: no backend has room")
+
+// NoCapacityError is Wait's error when no candidate had room in time. RetryAt
+// is the earliest time one of the candidates could take the request (the
+// zero Time if none is known): the 429's retry-after.
+type NoCapacityError struct {
+	RetryAt time.Time
+}
+
+func (e *NoCapacityError) Error() string {
+	if e.RetryAt.IsZero() {
+		return ErrNoCapacity.Error()
+	}
+	return fmt.Sprintf("%v until %s", ErrNoCapacity, e.RetryAt.Format(time.RFC3339Nano))
+}
+
+// Unwrap returns ErrNoCapacity.
+func (e *NoCapacityError) Unwrap() error { return ErrNoCapacity }
+
+// Wait is Choose that holds the request until a candidate has room, ctx ends,
+// or Options.MaxWait passes.
+//
+// Waiters are served fairly: round-robin across consumers (a consumer served
+// goes behind the others still waiting), first-in first-out within one
+// consumer (a consumer's later request never overtakes its earlier one, while
+// another consumer's request that fits can). A request arriving while others
+// wait queues behind them. Waiters are retried when a reservation is settled,
+// released or moved, when an observation corrects the model, on SetBackends,
+// and at the earliest time the model predicts room (a cooldown ending, a
+// window sliding, the bucket draining), using the clock's timers.
+//
+// If the predicted recovery is beyond MaxWait and no candidate has a request
+// in flight that could free room early, Wait fails at once rather than hold a
+// request it cannot serve. On failure the error is a *NoCapacityError (wrapping
+// ErrNoCapacity); when ctx ends first it wraps ctx.Err().
+func (m *Model) Wait(ctx context.Context, consumer string, candidates []string, cost int) (Plan, error) {
+	if err := ctx.Err(); err != nil {
+		return Plan{}, fmt.Errorf("capacity: wait: %w", err)
+	}
+	c := int64(max(0, cost))
+	now := m.clock.Now()
+	m.mu.Lock()
+	if m.q.n == 0 {
+		if p, ok := m.chooseLocked(now, candidates, c); ok {
+			m.mu.Unlock()
+			return p, nil
+		}
+	}
+	rec := m.recoveryLocked(now, candidates, c)
+	if rec.IsZero() || rec.After(now.Add(m.opts.MaxWait)) && !m.inflightLocked(candidates) {
+		m.mu.Unlock()
+		return Plan{}, &NoCapacityError{RetryAt: rec}
+	}
+	w := &waiter{consumer: consumer, candidates: candidates, cost: c, done: make(chan struct{})}
+	m.q.push(w)
+	w.deadline = m.clock.AfterFunc(m.opts.MaxWait, func() { m.expire(w) })
+	if m.onEnqueue != nil {
+		m.onEnqueue()
+	}
+	m.dispatchLocked(now)
+	m.mu.Unlock()
+
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		m.mu.Lock()
+		if !w.finished {
+			w.finished = true
+			m.q.remove(w)
+			w.deadline.Stop()
+			m.dispatchLocked(m.clock.Now()) // re-arm for the others
+			m.mu.Unlock()
+			return Plan{}, fmt.Errorf("capacity: wait: %w", ctx.Err())
+		}
+		m.mu.Unlock()
+		<-w.done
+		if w.err == nil {
+			w.plan.Reservation.Release()
+		}
+		return Plan{}, fmt.Errorf("capacity: wait: %w", ctx.Err())
+	}
+	if w.err != nil {
+		return Plan{}, w.err
+	}
+	return w.plan, nil
+}
+
+// Waiting returns the number of requests Wait is holding.
+func (m *Model) Waiting() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.q.n
+}
+
+// expire fails w at its deadline.
+func (m *Model) expire(w *waiter) {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w.finished {
+		return
+	}
+	m.q.remove(w)
+	w.err = &NoCapacityError{RetryAt: m.recoveryLocked(now, w.candidates, w.cost)}
+	w.finish()
+	m.dispatchLocked(now)
+}
+
+func (m *Model) inflightLocked(candidates []string) bool {
+	for _, name := range candidates {
+		if b := m.backends[name]; b != nil && b.inflight > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// dispatchLocked serves every waiter that can be served now, in fair order,
+// then arms the recovery timer for the earliest predicted room.
+func (m *Model) dispatchLocked(now time.Time) {
+	q := &m.q
+	for q.n > 0 {
+		progress := false
+		kept, served := q.spare[:0], []*consumerQueue(nil)
+		for _, cq := range q.ring {
+			w := cq.ws[0]
+			p, ok := m.chooseLocked(now, w.candidates, w.cost)
+			if !ok {
+				kept = append(kept, cq)
+				continue
+			}
+			progress = true
+			cq.ws[0] = nil
+			cq.ws = cq.ws[1:]
+			q.n--
+			w.deadline.Stop()
+			w.plan = p
+			w.finish()
+			if len(cq.ws) > 0 {
+				served = append(served, cq)
+			} else {
+				delete(q.byName, cq.name)
+			}
+		}
+		q.spare = q.ring[:0]
+		q.ring = append(kept, served...)
+		if !progress {
+			break
+		}
+	}
+	m.armLocked(now)
+}
+
+// armLocked sets the recovery timer to the earliest time a waiting head could
+// be served, or stops it when nothing waits.
+func (m *Model) armLocked(now time.Time) {
+	q := &m.q
+	var at time.Time
+	for _, cq := range q.ring {
+		w := cq.ws[0]
+		if t := m.recoveryLocked(now, w.candidates, w.cost); !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	if !at.IsZero() && !at.After(now) {
+		at = now.Add(time.Millisecond) // predicted room not there: rounding; retry shortly
+	}
+	if at.Equal(q.timerAt) && q.timer != nil {
+		return
+	}
+	if q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
+	q.timerAt = at
+	q.gen++
+	if at.IsZero() {
+		return
+	}
+	gen := q.gen
+	q.timer = m.clock.AfterFunc(at.Sub(now), func() {
+		now := m.clock.Now()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.q.gen != gen {
+			return
+		}
+		m.q.timer = nil
+		m.q.timerAt = time.Time{}
+		m.dispatchLocked(now)
+	})
+}
+
+type waiter struct {
+	consumer   string
+	candidates []string
+	cost       int64
+	deadline   Timer
+	done       chan struct{} // closed when finished by serving or expiry
+	finished   bool
+	plan       Plan
+	err        error
+}
+
+func (w *waiter) finish() {
+	w.finished = true
+	close(w.done)
+}
+
+type consumerQueue struct {
+	name string
+	ws   []*waiter
+}
+
+// queue is Wait's waiters: a FIFO per consumer, consumers in round-robin order.
+type queue struct {
+	ring   []*consumerQueue // consumers with waiters, next to serve first
+	spare  []*consumerQueue
+	byName map[string]*consumerQueue
+	n      int
+
+	timer   Timer // recovery timer
+	timerAt time.Time
+	gen     uint64
+}
+
+func newQueue() queue { return queue{byName: map[string]*consumerQueue{}} }
+
+func (q *queue) push(w *waiter) {
+	cq := q.byName[w.consumer]
+	if cq == nil {
+		cq = &consumerQueue{name: w.consumer}
+		q.byName[w.consumer] = cq
+		q.ring = append(q.ring, cq)
+	}
+	cq.ws = append(cq.ws, w)
+	q.n++
+}
+
+func (q *queue) remove(w *waiter) {
+	cq := q.byName[w.consumer]
+	if cq == nil {
+		return
+	}
+	for i, x := range cq.ws {
+		if x == w {
+			cq.ws = append(cq.ws[:i], cq.ws[i+1:]...)
+			q.n--
+			break
+		}
+	}
+	if len(cq.ws) == 0 {
+		delete(q.byName, cq.name)
+		for i, x := range q.ring {
+			if x == cq {
+				q.ring = append(q.ring[:i], q.ring[i+1:]...)
+				break
+			}
+		}
+	}
+}
