@@ -46,10 +46,14 @@ func (h headers) spillwayKeys() []string {
 type mutation struct{ m extprocsvc.HeaderMutation }
 
 func (m *mutation) set(key, value string) {
-	m.m.SetHeaders = append(m.m.SetHeaders, &corev3.HeaderValueOption{
+	m.m.SetHeaders = append(m.m.SetHeaders, setHeader(key, value))
+}
+
+func setHeader(key, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
 		Header:       &corev3.HeaderValue{Key: key, RawValue: []byte(value)},
 		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-	})
+	}
 }
 
 func (m *mutation) remove(keys ...string) { m.m.RemoveHeaders = append(m.m.RemoveHeaders, keys...) }

@@ -48,6 +48,9 @@ type routerPhase struct {
 	sse      *openai.SSEUsage
 	jsonBody []byte
 	isSSE    bool
+	// stripUsage: spillway asked for stream usage the client did not ask
+	// for, so the usage event is removed before the client sees it.
+	stripUsage bool
 }
 
 func (p *routerPhase) handle(req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
@@ -143,7 +146,18 @@ func (p *routerPhase) requestBody(req *extprocsvc.ProcessingRequest, b *extprocs
 	if len(order) > model.MaxAttempts {
 		order = order[:model.MaxAttempts]
 	}
-	return p.route(req, model, order)
+	resp := p.route(req, model, order)
+	if p.target.op == openai.ChatCompletions && cr.Stream && !cr.IncludeUsage && model.StreamUsage {
+		// Without usage a stream's cost is a guess; ask for it, and hide
+		// the extra event from this client (see responseBody).
+		if body, err := openai.RequestUsage(b.Body, cr); err == nil {
+			p.stripUsage = true
+			common := resp.GetRequestBody().Response
+			common.BodyMutation = &extprocsvc.BodyMutation{Mutation: &extprocsvc.BodyMutation_Body{Body: body}}
+			common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))
+		}
+	}
+	return resp
 }
 
 // route hands the decision to Envoy: the model header selects the model's
@@ -196,7 +210,7 @@ func (p *routerPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extpro
 		mode := extprocv3.ProcessingMode_BUFFERED
 		if p.isSSE {
 			mode = extprocv3.ProcessingMode_STREAMED
-			p.sse = &openai.SSEUsage{}
+			p.sse = &openai.SSEUsage{Strip: p.stripUsage}
 		}
 		resp.ModeOverride = &extprocv3.ProcessingMode{ResponseBodyMode: mode}
 	}
@@ -215,8 +229,16 @@ func retryAfterFrom(h headers) string {
 
 func (p *routerPhase) responseBody(req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
 	if p.isSSE {
-		_, _ = p.sse.Write(b.Body)
+		out := p.sse.Write(b.Body)
 		p.req.Usage, p.req.UsageKnown = p.sse.Usage()
+		if p.stripUsage {
+			if b.EndOfStream {
+				out = append(out, p.sse.Flush()...)
+			}
+			return continueResponse(req, &extprocsvc.CommonResponse{
+				BodyMutation: &extprocsvc.BodyMutation{Mutation: &extprocsvc.BodyMutation_Body{Body: out}},
+			})
+		}
 	} else if b.EndOfStream {
 		p.req.Usage, p.req.UsageKnown = openai.UsageFromJSON(b.Body)
 	}

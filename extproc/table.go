@@ -26,6 +26,17 @@ type Model struct {
 	Order []*Backend
 	// MaxAttempts bounds the attempts of one request (the route's retries + 1).
 	MaxAttempts int
+	// StreamUsage is true when every backend's api-version accepts
+	// stream_options (2024-09-01-preview and later); only then does
+	// spillway ask for usage on a client's behalf.
+	StreamUsage bool
+}
+
+// streamOptionsSince is the first api-version accepting stream_options.
+const streamOptionsSince = "2024-09-01"
+
+func acceptsStreamOptions(apiVersion string) bool {
+	return len(apiVersion) >= len(streamOptionsSince) && apiVersion[:len(streamOptionsSince)] >= streamOptionsSince
 }
 
 // Backend is one deployment with everything needed to call it.
@@ -61,7 +72,7 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 	}
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
-		mr := &Model{Name: m.Name, ContextWindow: m.ContextWindow, MaxAttempts: xds.MaxAttempts(cfg, m)}
+		mr := &Model{Name: m.Name, ContextWindow: m.ContextWindow, MaxAttempts: xds.MaxAttempts(cfg, m), StreamUsage: true}
 		for _, b := range m.StaticOrder() {
 			key, err := b.Auth.APIKey.Resolve(dir)
 			if err != nil {
@@ -77,6 +88,7 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 				apiKey:     key,
 			}
 			t.backends[b.Name] = br
+			mr.StreamUsage = mr.StreamUsage && acceptsStreamOptions(b.APIVersion)
 			mr.Order = append(mr.Order, br)
 		}
 		t.models[m.Name] = mr

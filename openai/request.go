@@ -13,6 +13,7 @@ type ChatRequest struct {
 	Model               string
 	Stream              bool
 	IncludeUsage        bool // stream_options.include_usage
+	HasStreamOptions    bool // stream_options is present (and not null)
 	MaxTokens           int  // max_tokens, or 0
 	MaxCompletionTokens int  // max_completion_tokens, or 0
 }
@@ -72,8 +73,11 @@ func ParseRequest(op Operation, body []byte) (ChatRequest, error) {
 	if w.Stream != nil {
 		r.Stream = *w.Stream
 	}
-	if w.StreamOptions != nil && w.StreamOptions.IncludeUsage != nil {
-		r.IncludeUsage = *w.StreamOptions.IncludeUsage
+	if w.StreamOptions != nil {
+		r.HasStreamOptions = true
+		if w.StreamOptions.IncludeUsage != nil {
+			r.IncludeUsage = *w.StreamOptions.IncludeUsage
+		}
 	}
 	if w.MaxTokens != nil {
 		if *w.MaxTokens < 0 {
@@ -116,4 +120,42 @@ func jsonKind(goKind string) string {
 	default:
 		return goKind
 	}
+}
+
+// RequestUsage returns body with stream_options.include_usage set to true,
+// so a streaming response ends with a usage event. r is body's ParseRequest
+// result. Without stream_options, the field is inserted after the opening
+// brace, leaving every other byte as the client sent it; otherwise only the
+// top-level object is re-encoded (values stay byte for byte).
+func RequestUsage(body []byte, r ChatRequest) ([]byte, error) {
+	const field = `"stream_options":{"include_usage":true}`
+	if !r.HasStreamOptions {
+		i := bytes.IndexByte(body, '{')
+		if i < 0 {
+			return nil, fmt.Errorf("body is not a JSON object")
+		}
+		rest := bytes.TrimLeft(body[i+1:], " \t\r\n")
+		out := make([]byte, 0, len(body)+len(field)+1)
+		out = append(out, body[:i+1]...)
+		out = append(out, field...)
+		if len(rest) > 0 && rest[0] != '}' {
+			out = append(out, ',')
+		}
+		return append(out, body[i+1:]...), nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, err
+	}
+	var opts map[string]json.RawMessage
+	if err := json.Unmarshal(top["stream_options"], &opts); err != nil || opts == nil {
+		opts = map[string]json.RawMessage{}
+	}
+	opts["include_usage"] = json.RawMessage("true")
+	o, err := json.Marshal(opts)
+	if err != nil {
+		return nil, err
+	}
+	top["stream_options"] = o
+	return json.Marshal(top)
 }

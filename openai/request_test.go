@@ -16,7 +16,7 @@ func TestParseRequest(t *testing.T) {
 	}{
 		{name: "minimal chat", body: `{"messages":[{"role":"user","content":"hi"}]}`},
 		{name: "routing fields", body: `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"max_tokens":50,"max_completion_tokens":60,"messages":[]}`,
-			want: ChatRequest{Model: "gpt-4o", Stream: true, IncludeUsage: true, MaxTokens: 50, MaxCompletionTokens: 60}},
+			want: ChatRequest{Model: "gpt-4o", Stream: true, IncludeUsage: true, HasStreamOptions: true, MaxTokens: 50, MaxCompletionTokens: 60}},
 		{name: "empty body", body: ``, wantErr: true},
 		{name: "malformed", body: `{"messages":[`, wantErr: true},
 		{name: "not an object", body: `[1,2]`, wantErr: true},
@@ -69,3 +69,35 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestRequestUsage(t *testing.T) {
+	tests := []struct{ name, body string }{
+		{"no stream_options", `{"messages":[{"role":"user","content":"hi"}],"stream":true}`},
+		{"leading space", `  { "stream":true, "messages":[] }`},
+		{"include_usage false", `{"stream":true,"stream_options":{"include_usage":false},"messages":[]}`},
+		{"other option", `{"stream":true,"stream_options":{"x":1},"messages":[]}`},
+		{"empty object", `{}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := ParseRequest(noRequiredFields, []byte(tt.body)) // no required fields
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := RequestUsage([]byte(tt.body), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ParseRequest(noRequiredFields, out)
+			if err != nil {
+				t.Fatalf("result does not parse: %v\n%s", err, out)
+			}
+			if !got.IncludeUsage || got.Stream != r.Stream {
+				t.Errorf("got %+v from %s", got, out)
+			}
+		})
+	}
+}
+
+// noRequiredFields is an operation ParseRequest requires nothing of.
+const noRequiredFields = Operation(99)

@@ -18,8 +18,8 @@ func TestSSEUsageSplitAtEveryByte(t *testing.T) {
 	for _, stream := range []string{azureStream, strings.ReplaceAll(azureStream, "\n", "\r\n")} {
 		for cut := 0; cut <= len(stream); cut++ {
 			var s SSEUsage
-			_, _ = s.Write([]byte(stream[:cut]))
-			_, _ = s.Write([]byte(stream[cut:]))
+			s.Write([]byte(stream[:cut]))
+			s.Write([]byte(stream[cut:]))
 			u, ok := s.Usage()
 			if !ok || u.PromptTokens != 11 || u.CompletionTokens != 2 || u.TotalTokens != 13 || u.CachedTokens() != 4 || u.ReasoningTokens() != 1 {
 				t.Fatalf("cut at %d: usage %+v, found %v", cut, u, ok)
@@ -34,7 +34,7 @@ func TestSSEUsageSplitAtEveryByte(t *testing.T) {
 func TestSSEUsageByteByByte(t *testing.T) {
 	var s SSEUsage
 	for i := 0; i < len(azureStream); i++ {
-		_, _ = s.Write([]byte{azureStream[i]})
+		s.Write([]byte{azureStream[i]})
 	}
 	if u, ok := s.Usage(); !ok || u.TotalTokens != 13 {
 		t.Fatalf("usage %+v, found %v", u, ok)
@@ -53,7 +53,7 @@ func TestSSEUsageWithout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s SSEUsage
-			_, _ = s.Write([]byte(tt.stream))
+			s.Write([]byte(tt.stream))
 			if u, ok := s.Usage(); ok {
 				t.Fatalf("found usage %+v in a stream without one", u)
 			}
@@ -81,13 +81,38 @@ func FuzzSSEUsage(f *testing.F) {
 		}
 		cut %= len(stream) + 1
 		var whole, split SSEUsage
-		_, _ = whole.Write(stream)
-		_, _ = split.Write(stream[:cut])
-		_, _ = split.Write(stream[cut:])
+		whole.Write(stream)
+		split.Write(stream[:cut])
+		split.Write(stream[cut:])
 		uw, okw := whole.Usage()
 		us, oks := split.Usage()
 		if okw != oks || uw.TotalTokens != us.TotalTokens || uw.PromptTokens != us.PromptTokens || whole.Events != split.Events {
 			t.Fatalf("split at %d changed the result: whole %+v %v, split %+v %v", cut, uw, okw, us, oks)
 		}
 	})
+}
+
+func TestSSEStripUsage(t *testing.T) {
+	want := strings.Replace(azureStream, azureStream[strings.Index(azureStream, `data: {"choices":[],"id":"c1"`):strings.Index(azureStream, "data: [DONE]")], "", 1)
+	for cut := 0; cut <= len(azureStream); cut++ {
+		s := SSEUsage{Strip: true}
+		var out []byte
+		out = append(out, s.Write([]byte(azureStream[:cut]))...)
+		out = append(out, s.Write([]byte(azureStream[cut:]))...)
+		out = append(out, s.Flush()...)
+		if string(out) != want {
+			t.Fatalf("cut at %d: stripped stream\n%s\nwant\n%s", cut, out, want)
+		}
+		if u, ok := s.Usage(); !ok || u.TotalTokens != 13 {
+			t.Fatalf("cut at %d: usage %+v %v", cut, u, ok)
+		}
+	}
+}
+
+func TestSSEContentForEstimates(t *testing.T) {
+	var s SSEUsage
+	s.Write([]byte(azureStream))
+	if string(s.Content) != "Hello" {
+		t.Errorf("content = %q, want %q", s.Content, "Hello")
+	}
 }

@@ -60,6 +60,27 @@ func TestGatewayRouting(t *testing.T) {
 		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {"200": 1}, deploymentE2: {}, deploymentW3: {}})
 	})
 
+	t.Run("a stream without include_usage is charged but shows no usage", func(t *testing.T) {
+		s.resetLedger()
+		r := s.chat(ctx, `{"messages":[{"role":"user","content":"Stream please."}],"stream":true}`, nil)
+		expectStatus(t, r, 200)
+		if strings.Contains(r.body, `"usage":{`) {
+			t.Errorf("the client did not ask for usage but got it:\n%s", r.body)
+		}
+		if !strings.HasSuffix(strings.TrimSpace(r.body), "data: [DONE]") || !strings.Contains(r.body, `"finish_reason":"stop"`) {
+			t.Errorf("stream is not complete:\n%s", r.body)
+		}
+		// spillway read the usage it asked for: its request log says so.
+		id := r.header.Get("x-request-id")
+		waitFor(t, "spillway's request log line", 5*time.Second, func() bool {
+			return logLine(s.spillway.out.String(), `"msg":"request"`, id) != ""
+		})
+		line := logLine(s.spillway.out.String(), `"msg":"request"`, id)
+		if !strings.Contains(line, `"usage_known":true`) || !strings.Contains(line, `"completion_tokens":12`) {
+			t.Errorf("usage not read from the stream: %s", line)
+		}
+	})
+
 	t.Run("a throttled PTU spills the same request to the next region", func(t *testing.T) {
 		s.resetLedger()
 		r := s.chat(ctx, hello, map[string]string{"x-sim-fault": "429@" + deploymentPTU})
@@ -115,6 +136,20 @@ func TestGatewayRouting(t *testing.T) {
 		expectServedBy(t, r, backendWest3, "tpm", "3")
 		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {"429": 1}, deploymentE2: {"429": 1}, deploymentW3: {"429": 1}})
 	})
+}
+
+// logLine returns the first line of log containing every one of parts.
+func logLine(log string, parts ...string) string {
+next:
+	for _, line := range strings.Split(log, "\n") {
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				continue next
+			}
+		}
+		return line
+	}
+	return ""
 }
 
 func expectStatus(t *testing.T, r response, want int) {

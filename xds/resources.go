@@ -187,6 +187,8 @@ func gatewayListener(cfg *config.Config) (*listenerv3.Listener, error) {
 		// Streams can be long (minutes of SSE); the route timeout bounds them.
 		StreamIdleTimeout: durationpb.New(cfg.Gateway.RequestTimeout.D()),
 		LocalReplyConfig:  localReplyConfig(cfg.Gateway.BodyLimitBytes),
+		// The client sees the x-request-id that spillway's logs carry.
+		AlwaysSetRequestIdInResponse: true,
 	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,
