@@ -27,6 +27,36 @@ type Config struct {
 	Retry Retry `yaml:"retry"`
 	// Quotas are the Azure quotas the backends' TPM must fit in.
 	Quotas []Quota `yaml:"quotas"`
+	// Routing is how backends are chosen: capacity (spillway's model of
+	// each backend's remaining capacity) or reactive (static order, retry
+	// on 429: what other gateways do, kept to measure the difference).
+	Routing Routing `yaml:"routing"`
+	// Capacity tunes the capacity model (routing: capacity).
+	Capacity Capacity `yaml:"capacity"`
+}
+
+// Routing is a backend selection mode.
+type Routing string
+
+const (
+	// RoutingCapacity sends each request to a backend that can take it now.
+	RoutingCapacity Routing = "capacity"
+	// RoutingReactive tries backends in static order and spills on 429.
+	RoutingReactive Routing = "reactive"
+)
+
+// Capacity tunes the capacity model.
+type Capacity struct {
+	// TokenWindow is the length of Azure's token budget window (1m); tests
+	// and simulations with a time-scaled simulator shorten it.
+	TokenWindow Duration `yaml:"token_window"`
+	// RequestWindow is the length of Azure's request window (10s).
+	RequestWindow Duration `yaml:"request_window"`
+	// MaxCooldown clamps a retry-after a backend sends (Azure can say 86400 s).
+	MaxCooldown Duration `yaml:"max_cooldown"`
+	// MaxWait bounds how long a request is held when no backend has room
+	// before it is answered 429.
+	MaxWait Duration `yaml:"max_wait"`
 }
 
 // Gateway configures the Envoy listener clients call.
@@ -222,7 +252,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 const (
 	DefaultBodyLimit      = 8 << 20
 	DefaultRequestTimeout = Duration(5 * time.Minute)
-	DefaultMessageTimeout = Duration(2 * time.Second)
+	DefaultMessageTimeout = Duration(5 * time.Second)
 	DefaultBackoffBase    = Duration(25 * time.Millisecond)
 	DefaultBackoffMax     = Duration(250 * time.Millisecond)
 	DefaultPerTryTimeout  = Duration(2 * time.Minute)
@@ -291,6 +321,21 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Control.MessageTimeout == 0 {
 		c.Control.MessageTimeout = DefaultMessageTimeout
+	}
+	if c.Routing == "" {
+		c.Routing = RoutingCapacity
+	}
+	if c.Capacity.TokenWindow == 0 {
+		c.Capacity.TokenWindow = Duration(time.Minute)
+	}
+	if c.Capacity.RequestWindow == 0 {
+		c.Capacity.RequestWindow = Duration(10 * time.Second)
+	}
+	if c.Capacity.MaxCooldown == 0 {
+		c.Capacity.MaxCooldown = Duration(time.Minute)
+	}
+	if c.Capacity.MaxWait == 0 {
+		c.Capacity.MaxWait = Duration(3 * time.Second)
 	}
 	if c.Retry.StatusCodes == nil {
 		c.Retry.StatusCodes = append([]int(nil), DefaultRetryStatusCodes...)

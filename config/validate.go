@@ -55,6 +55,23 @@ func (c *Config) Validate(dir string) error {
 	if c.Control.MessageTimeout.D() <= 0 {
 		v.add("control.message_timeout", "must be > 0")
 	}
+	switch c.Routing {
+	case RoutingCapacity, RoutingReactive:
+	default:
+		v.add("routing", "%q is not a routing mode: use capacity or reactive", c.Routing)
+	}
+	if c.Capacity.TokenWindow.D() <= 0 || c.Capacity.RequestWindow.D() <= 0 {
+		v.add("capacity", "token_window and request_window must be > 0")
+	}
+	if c.Capacity.MaxCooldown.D() <= 0 {
+		v.add("capacity.max_cooldown", "must be > 0")
+	}
+	if c.Capacity.MaxWait.D() < 0 {
+		v.add("capacity.max_wait", "must be >= 0 (0: answer 429 at once when nothing has room)")
+	}
+	if mt := c.Control.MessageTimeout.D(); mt > 0 && c.Capacity.MaxWait.D() >= mt {
+		v.add("capacity.max_wait", "must be shorter than control.message_timeout (%v): Envoy gives up on spillway after that", c.Control.MessageTimeout.D())
+	}
 	c.validateConsumers(v, dir)
 	c.validateModels(v, dir)
 	c.validateRetry(v)
