@@ -63,5 +63,5 @@ func (b *bucket) roomAt(now time.Time, cost float64) time.Time {
 	if ns > float64(math.MaxInt64/2) {
 		ns = float64(math.MaxInt64 / 2)
 	}
-	return now.Add(time.Duration(ns) + 1)
+	return now.Add(time.Duration(ns))
 }
