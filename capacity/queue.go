@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -62,7 +63,7 @@ func (m *Model) Wait(ctx context.Context, consumer string, candidates []string, 
 		m.mu.Unlock()
 		return Plan{}, &NoCapacityError{RetryAt: rec}
 	}
-	w := &waiter{consumer: consumer, candidates: candidates, cost: c, done: make(chan struct{})}
+	w := &waiter{consumer: consumer, candidates: slices.Clone(candidates), cost: c, done: make(chan struct{})}
 	m.q.push(w)
 	w.deadline = m.clock.AfterFunc(m.opts.MaxWait, func() { m.expire(w) })
 	if m.onEnqueue != nil {
