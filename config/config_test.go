@@ -88,6 +88,12 @@ func TestParse(t *testing.T) {
 				if c.Gateway != want.Gateway || c.Control != want.Control {
 					t.Errorf("gateway, control = %+v %+v, want %+v %+v", c.Gateway, c.Control, want.Gateway, want.Control)
 				}
+				if c.Routing != RoutingCapacity || c.Capacity != (Capacity{
+					TokenWindow: Duration(time.Minute), RequestWindow: Duration(10 * time.Second),
+					MaxCooldown: Duration(time.Minute), MaxWait: Duration(3 * time.Second),
+				}) {
+					t.Errorf("routing, capacity = %q %+v", c.Routing, c.Capacity)
+				}
 				if !slices.Equal(c.Retry.StatusCodes, want.Retry.StatusCodes) || c.Retry.Attempts != 0 ||
 					c.Retry.BackoffBase != want.Retry.BackoffBase || c.Retry.BackoffMax != want.Retry.BackoffMax ||
 					c.Retry.PerTryTimeout != want.Retry.PerTryTimeout {

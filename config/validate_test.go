@@ -182,6 +182,20 @@ func TestValidateRules(t *testing.T) {
 		{"control.message_timeout zero", func(c *Config) { c.Control.MessageTimeout = 0 },
 			[]want{{"control.message_timeout", "must be > 0"}}},
 
+		// routing and capacity
+		{"routing mode unknown", func(c *Config) { c.Routing = "smart" },
+			[]want{{"routing", `"smart" is not a routing mode: use capacity or reactive`}}},
+		{"reactive routing is fine", func(c *Config) { c.Routing = RoutingReactive }, nil},
+		{"capacity window zero", func(c *Config) { c.Capacity.RequestWindow = 0 },
+			[]want{{"capacity", "token_window and request_window must be > 0"}}},
+		{"capacity max_cooldown zero", func(c *Config) { c.Capacity.MaxCooldown = 0 },
+			[]want{{"capacity.max_cooldown", "must be > 0"}}},
+		{"capacity max_wait negative", func(c *Config) { c.Capacity.MaxWait = -1 },
+			[]want{{"capacity.max_wait", "must be >= 0"}}},
+		{"capacity max_wait zero is fine", func(c *Config) { c.Capacity.MaxWait = 0 }, nil},
+		{"capacity max_wait not below the message timeout", func(c *Config) { c.Capacity.MaxWait = c.Control.MessageTimeout },
+			[]want{{"capacity.max_wait", "must be shorter than control.message_timeout (5s)"}}},
+
 		// consumers
 		{"consumer name missing", func(c *Config) { c.Consumers[0].Name = "" },
 			[]want{{"consumers[0].name", "is required"}}},
