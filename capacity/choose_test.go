@@ -246,3 +246,24 @@ func TestRecovery(t *testing.T) {
 		}
 	})
 }
+
+func TestRequestWindow(t *testing.T) {
+	// 60 RPM: 10 requests per 10 s; small requests run out of requests, not tokens.
+	m, clk := newTestModel(t, Options{}, BackendSpec{Name: "a", Tier: TierTPM, TPM: 100000, RPM: 60})
+	for i := range 10 {
+		clk.Advance(500 * time.Millisecond)
+		if _, ok := m.Choose([]string{"a"}, 1); !ok {
+			t.Fatalf("request %d refused", i+1)
+		}
+	}
+	if _, ok := m.Choose([]string{"a"}, 1); ok {
+		t.Fatal("11th request in 10 s admitted")
+	}
+	// The first went in at 0.5 s (bin 0): it leaves at 10 s.
+	if got := m.Recovery([]string{"a"}, 1).Sub(epoch); got != 10*time.Second {
+		t.Errorf("recovery at +%v, want +10s", got)
+	}
+	if s := state(t, m, "a"); s.RemainingRequests != 0 || s.RemainingTokens != 99990 {
+		t.Errorf("state %+v", s)
+	}
+}

@@ -51,11 +51,17 @@ func (r *Reservation) Observe(status int, header func(string) string, body []byt
 	now := r.m.clock.Now()
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
-	if r.b == nil {
+	m := r.m
+	b := m.backends[r.name]
+	if b == nil {
 		return
 	}
-	r.m.observeLocked(now, r.b, r, status, header, body)
-	r.m.dispatchLocked(now)
+	snap := r
+	if b != r.b {
+		snap = nil // the backend was reconfigured since the charge: the snapshot is of the old one
+	}
+	m.observeLocked(now, b, snap, status, header, body)
+	m.dispatchLocked(now)
 }
 
 // ObserveFailure records an attempt that failed without a status: connection

@@ -195,3 +195,19 @@ func TestObserveCorrections(t *testing.T) {
 		}
 	})
 }
+
+func TestReservationObserveAfterReload(t *testing.T) {
+	m, _ := newTestModel(t, Options{}, tpm("a", 1000, 0))
+	p, _ := m.Choose([]string{"a"}, 100)
+	m.SetBackends([]BackendSpec{tpm("a", 2000, 0)}) // reconfigured: fresh state
+	p.Reservation.Observe(429, headers("retry-after", "4", "x-ratelimit-remaining-tokens", "1500"), nil)
+	s := state(t, m, "a")
+	if s.CooldownUntil.Sub(epoch) != 4*time.Second {
+		t.Errorf("cooldown not applied to the reconfigured backend: %+v", s)
+	}
+	if s.RemainingTokens != 1500 {
+		t.Errorf("remaining = %d, want 1500 (raised, as Model.Observe)", s.RemainingTokens)
+	}
+	m.SetBackends(nil)
+	p.Reservation.Observe(429, nil, nil) // removed: ignored
+}
