@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +24,7 @@ import (
 //	SIM_BENCH_SERVER_CPU=0 taskset -c 1 go test ./sim -run '^$' -bench Process -benchtime 5s
 //
 // That measures the simulator on one dedicated core over real loopback TCP.
+// SIM_BENCH_CPUPROFILE=FILE writes the child's CPU profile.
 
 const benchServeEnv = "SIM_BENCH_SERVE"
 
@@ -52,6 +55,25 @@ func serveForBenchmark(mode string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if path := os.Getenv("SIM_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt)
+		go func() {
+			<-sig
+			pprof.StopCPUProfile()
+			_ = f.Close()
+			os.Exit(0)
+		}()
 	}
 	fmt.Printf("ADDR %s\n", ln.Addr())
 	_ = http.Serve(ln, h)
@@ -86,8 +108,15 @@ func startServerProcess(b *testing.B, mode string) (string, func() time.Duration
 			return 0
 		}
 		stopped = true
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_ = cmd.Process.Signal(os.Interrupt) // lets a profiling child write its profile
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
 		return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	b.Cleanup(func() { stop() })

@@ -67,8 +67,11 @@ const maxN = 128
 // in Azure's shape; it never panics, whatever the input.
 func parseChatRequest(body []byte) (chatRequest, *azure.Error) {
 	var in chatBody
-	if err := decodeJSON(body, &in); err != nil {
-		return chatRequest{}, err
+	if !decodeChatBody(body, &in) {
+		in = chatBody{}
+		if err := decodeJSON(body, &in); err != nil {
+			return chatRequest{}, err
+		}
 	}
 	var r chatRequest
 	if in.Model != nil {
