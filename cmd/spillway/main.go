@@ -41,6 +41,7 @@ commands:
   envoy      print Envoy's bootstrap or the generated Envoy resources
   sim        run the Azure OpenAI simulator
   count      count tokens of text or of a chat-completions request
+  load       send open-loop chat-completions load and print a JSON summary
 `
 
 // run dispatches to a subcommand. Each subcommand lives in its own file.
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSim(ctx, rest, stdout, stderr)
 	case "count":
 		return runCount(ctx, rest, stdout, stderr)
+	case "load":
+		return runLoad(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

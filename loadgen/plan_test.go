@@ -1,0 +1,85 @@
+package loadgen
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestPlan(t *testing.T) {
+	mix := []Size{{Name: "a", Words: 1, MaxTokens: 1, Weight: 3}, {Name: "b", Words: 1, MaxTokens: 1, Weight: 1}, {Name: "never", Words: 1, MaxTokens: 1, Weight: 0}}
+
+	t.Run("same seed same plan, other seed other plan", func(t *testing.T) {
+		a := Plan(1, Poisson, 100, 10*time.Second, mix, 0.3)
+		b := Plan(1, Poisson, 100, 10*time.Second, mix, 0.3)
+		c := Plan(2, Poisson, 100, 10*time.Second, mix, 0.3)
+		if !slices.Equal(a, b) {
+			t.Error("two plans with the same seed differ")
+		}
+		if slices.Equal(a, c) {
+			t.Error("plans with different seeds are equal")
+		}
+	})
+
+	t.Run("a shorter duration is a prefix", func(t *testing.T) {
+		long := Plan(7, Poisson, 50, 10*time.Second, mix, 0.5)
+		short := Plan(7, Poisson, 50, 4*time.Second, mix, 0.5)
+		if len(short) == 0 || len(short) >= len(long) || !slices.Equal(short, long[:len(short)]) {
+			t.Errorf("plan for 4s (%d arrivals) is not a prefix of the plan for 10s (%d)", len(short), len(long))
+		}
+	})
+
+	t.Run("poisson: rate, order, sizes by weight, stream share", func(t *testing.T) {
+		p := Plan(3, Poisson, 200, 100*time.Second, mix, 0.3)
+		if n := float64(len(p)); math.Abs(n-20000) > 4*math.Sqrt(20000) {
+			t.Errorf("%v arrivals in 100s at 200/s, want about 20000", n)
+		}
+		var sizes [3]int
+		streams := 0
+		for i, a := range p {
+			if a.Seq != i || (i > 0 && a.At < p[i-1].At) || a.At >= 100*time.Second {
+				t.Fatalf("arrival %d out of order or range: %+v", i, a)
+			}
+			sizes[a.Size]++
+			if a.Stream {
+				streams++
+			}
+		}
+		if sizes[2] != 0 {
+			t.Errorf("a size of weight 0 was drawn %d times", sizes[2])
+		}
+		if share := float64(sizes[0]) / float64(len(p)); math.Abs(share-0.75) > 0.02 {
+			t.Errorf("size a drawn %.3f of the time, want 0.75", share)
+		}
+		if share := float64(streams) / float64(len(p)); math.Abs(share-0.3) > 0.02 {
+			t.Errorf("streams %.3f of the time, want 0.3", share)
+		}
+	})
+
+	t.Run("fixed: exactly 1/rate apart", func(t *testing.T) {
+		p := Plan(3, Fixed, 4, time.Second, mix, 0)
+		var at []time.Duration
+		for _, a := range p {
+			at = append(at, a.At)
+			if a.Stream {
+				t.Error("stream share 0 gave a stream")
+			}
+		}
+		if want := []time.Duration{0, 250 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond}; !slices.Equal(at, want) {
+			t.Errorf("arrivals at %v, want %v", at, want)
+		}
+	})
+
+	t.Run("nothing to plan", func(t *testing.T) {
+		for name, p := range map[string][]Arrival{
+			"rate 0":     Plan(1, Poisson, 0, time.Second, mix, 0),
+			"duration 0": Plan(1, Poisson, 10, 0, mix, 0),
+			"empty mix":  Plan(1, Poisson, 10, time.Second, nil, 0),
+		} {
+			if len(p) != 0 {
+				t.Errorf("%s: %d arrivals, want none", name, len(p))
+			}
+		}
+	})
+}
