@@ -108,6 +108,8 @@ type backend struct {
 	healthUntil   time.Time // 5xx, 408, resets
 	failures      int       // consecutive health failures
 
+	pass uint64 // the Model's Choose pass that last listed it
+
 	reserved int // tokens of reservations not yet settled or released
 	inflight int // reservations not yet settled or released
 

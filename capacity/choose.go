@@ -43,16 +43,15 @@ type choice struct {
 }
 
 func (m *Model) chooseLocked(now time.Time, candidates []string, cost int64) (Plan, bool) {
-	var buf [16]choice
+	var buf [32]choice
 	cs := buf[:0]
+	m.pass++
 	for _, name := range candidates {
 		b := m.backends[name]
-		if b == nil || !b.available(now) || !b.fits(now, cost) {
+		if b == nil || b.pass == m.pass || !b.available(now) || !b.fits(now, cost) {
 			continue
 		}
-		if slices.ContainsFunc(cs, func(c choice) bool { return c.b == b }) {
-			continue // listed twice
-		}
+		b.pass = m.pass // listed twice: once is enough
 		h := max(0, b.headroom(now, cost))
 		if b.spec.Tier == TierTPM {
 			h *= float64(b.spec.Weight)

@@ -57,6 +57,7 @@ type Model struct {
 	mu       sync.Mutex
 	backends map[string]*backend
 	q        queue
+	pass     uint64 // Choose's pass number, to skip a candidate listed twice
 
 	onEnqueue func() // tests: called (under mu) when a waiter is queued
 }

@@ -9,23 +9,24 @@ import (
 
 // BackendState is one backend as the model sees it, for metrics.
 type BackendState struct {
-	Name string
-	Tier Tier
+	Name string `json:"name"`
+	Tier Tier   `json:"tier"`
 	// Utilization is the PTU bucket level / capacity (1 = 100 %; can exceed 1);
 	// on a TPM backend, the share of the token window used.
-	Utilization float64
+	Utilization float64 `json:"utilization"`
 	// RemainingTokens: TPM, tokens left in the window; PTU, tokens until 100 %.
-	RemainingTokens int
+	RemainingTokens int `json:"remaining_tokens"`
 	// RemainingRequests: TPM, requests left in the request window; PTU, -1.
-	RemainingRequests int
+	RemainingRequests int `json:"remaining_requests"`
 	// CooldownUntil is the end of the throttling (429/424) cooldown.
-	CooldownUntil time.Time
+	CooldownUntil time.Time `json:"cooldown_until"`
 	// HealthUntil is the end of the health cooldown; Healthy is whether it has passed.
-	HealthUntil time.Time
-	Healthy     bool
+	HealthUntil time.Time `json:"health_until"`
+	Healthy     bool      `json:"healthy"`
 	// Reserved is the tokens of requests routed and not yet settled or
 	// released; InFlight is their number.
-	Reserved, InFlight int
+	Reserved int `json:"reserved"`
+	InFlight int `json:"in_flight"`
 }
 
 // States returns every backend's state, sorted by name.
