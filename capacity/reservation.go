@@ -55,19 +55,24 @@ func (r *Reservation) Move(backend string) {
 // refund the difference, so the model must not either, or it would believe in
 // room the backend will refuse.
 func (r *Reservation) Settle(actualTokens int) {
-	now := r.m.clock.Now()
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
 	if r.done {
 		return
 	}
 	r.done = true
-	if b := r.b; b != nil {
-		b.inflight--
-		b.reserved -= int(r.cost)
-		if b.bucket != nil {
-			b.bucket.add(now, float64(max(0, actualTokens))-float64(r.cost))
-		}
+	b := r.b
+	if b == nil {
+		return
+	}
+	b.inflight--
+	b.reserved -= int(r.cost)
+	if b.bucket == nil && r.m.q.n == 0 {
+		return // a TPM window keeps its charge: nothing else to do (and no clock read)
+	}
+	now := r.m.clock.Now()
+	if b.bucket != nil {
+		b.bucket.add(now, float64(max(0, actualTokens))-float64(r.cost))
 	}
 	r.m.dispatchLocked(now)
 }
