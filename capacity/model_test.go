@@ -8,6 +8,9 @@ import (
 	"github.com/spillway-gw/spillway/capacity/capacitytest"
 )
 
+// The fake clock must drive Wait's timers, not fall back to real ones.
+var _ TimerClock = (*capacitytest.FakeClock)(nil)
+
 var epoch = time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
 
 func newTestModel(t testing.TB, opts Options, specs ...BackendSpec) (*Model, *capacitytest.FakeClock) {
