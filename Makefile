@@ -4,7 +4,7 @@ ENVOY_VERSION := 1.40.0
 GO            ?= go
 BIN           := bin/spillway
 
-.PHONY: all build envoy run test unit e2e bench vet fmt clean
+.PHONY: all build envoy run test unit e2e bench scenario vet fmt clean
 
 all: build
 
@@ -35,6 +35,11 @@ e2e: envoy
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The scenario benchmark (docs/scenario.md): capacity vs reactive routing under
+# stepped load through a real Envoy; a few minutes, one JSON line per mode and step.
+scenario: envoy
+	$(GO) test -count=1 -v -timeout 20m -run '^TestScenario$$' ./test/scenario/ -scenario
 
 vet:
 	$(GO) vet ./...

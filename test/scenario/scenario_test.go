@@ -1,0 +1,363 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spillway-gw/spillway/loadgen"
+	"github.com/spillway-gw/spillway/sim"
+	"github.com/spillway-gw/spillway/test/e2etest"
+)
+
+var (
+	run       = flag.Bool("scenario", false, "run the scenario benchmark (minutes; also SPILLWAY_SCENARIO=1)")
+	modesFlag = flag.String("scenario.modes", "capacity,reactive", "routing modes to measure, comma-separated")
+	loadsFlag = flag.String("scenario.loads", "0.5,1,1.5,2", "offered loads, multiples of the PTU's capacity in tokens")
+	scaleFlag = flag.Float64("scenario.time-scale", 0.05, "simulator time_scale: a scaled minute lasts 60×this seconds")
+	warmFlag  = flag.Float64("scenario.warmup", 2, "scaled minutes of load before the measured window (fills the PTU's bucket at 1.5×)")
+	measFlag  = flag.Float64("scenario.measure", 3, "scaled minutes measured per step")
+	streamF   = flag.Float64("scenario.stream-share", 0.3, "share of streaming requests")
+)
+
+// mix is the request mix: the loadgen default (small, medium, large prompts).
+var mix = loadgen.DefaultMix
+
+// scenarioSetup: a PTU of 36000 tokens a (scaled) minute and two TPM
+// deployments of 18000 each. The TPMs charge prompt + max_tokens on
+// arrival, about 1.4× what this mix uses, so together they take about 0.7×
+// the PTU's capacity in used tokens: enough for the 0.5× spill of the 1.5×
+// step, not for the 1× spill of the 2× step.
+func scenarioSetup() setup {
+	return setup{timeScale: *scaleFlag, ptuTPM: 36000, tpmTPM: 18000,
+		completionMin: 20, completionMax: 400, firstTokenMs: 40, tokensPerSecond: 2000}
+}
+
+func enabled() bool { return *run || os.Getenv("SPILLWAY_SCENARIO") == "1" }
+
+func TestScenario(t *testing.T) {
+	if !enabled() {
+		t.Skip("the scenario benchmark takes minutes: run it with `make scenario` or `go test -v -count=1 ./test/scenario/ -scenario` (or SPILLWAY_SCENARIO=1)")
+	}
+	if err := e2etest.CheckEnvoy(); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := e2etest.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := strings.Split(*modesFlag, ",")
+	var loads []float64
+	for _, f := range strings.Split(*loadsFlag, ",") {
+		l, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || l <= 0 || l > 4 {
+			t.Fatalf("-scenario.loads: %q is not a load between 0 and 4", f)
+		}
+		loads = append(loads, l)
+	}
+	su := scenarioSetup()
+	if su.timeScale <= 0 || su.timeScale > 1 || *warmFlag < 0 || *measFlag <= 0 || *warmFlag+*measFlag > 10 {
+		t.Fatal("-scenario.time-scale must be in (0, 1]; warmup + measure at most 10 scaled minutes")
+	}
+	// Bounded: every step is at most warm-up + measure + a request timeout +
+	// the drain; the go test -timeout of make scenario is the last resort.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	var mean meanTokens
+	for i, mode := range modes {
+		mode := strings.TrimSpace(mode)
+		t.Run(mode, func(t *testing.T) {
+			s := e2etest.StartStack(t, e2etest.Options{Bin: bin, SimYAML: su.simYAML(), GatewayYAML: su.gatewayYAML(mode), LogLevel: "warn"})
+			if i == 0 {
+				mean = calibrate(ctx, t, s, su)
+				printJSON(t, header(su, mean, modes, loads))
+			}
+			for j, load := range loads {
+				r := step(ctx, t, s, su, mean, mode, load, uint64(100+j))
+				printJSON(t, r)
+				drain(t, s, su)
+			}
+		})
+	}
+}
+
+// printJSON writes v as one line on stdout, where make scenario shows it.
+func printJSON(t *testing.T, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(string(b))
+}
+
+// header is the run's first line: what was measured, on what.
+func header(su setup, m meanTokens, modes []string, loads []float64) map[string]any {
+	cpu := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(line[strings.IndexByte(line, ':')+1:])
+				break
+			}
+		}
+	}
+	rev, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	load, _ := os.ReadFile("/proc/loadavg")
+	return map[string]any{
+		"scenario": "capacity-vs-reactive", "git": strings.TrimSpace(string(rev)),
+		"nproc": runtime.NumCPU(), "cpu": cpu, "loadavg": strings.TrimSpace(string(load)),
+		"modes": modes, "loads": loads,
+		"time_scale": su.timeScale, "scaled_minute_s": su.minute(),
+		"warmup_min": *warmFlag, "measure_min": *measFlag,
+		"ptu_capacity_tpm": su.ptuTPM, "tpm_each": su.tpmTPM,
+		"mix": mix, "stream_share": *streamF,
+		"completion":         fmt.Sprintf("uniform %d..%d cut to max_tokens", su.completionMin, su.completionMax),
+		"latency":            fmt.Sprintf("%d ms + %d tokens/s", su.firstTokenMs, su.tokensPerSecond),
+		"mean_prompt_tokens": m.prompt, "mean_tokens_per_request": m.perRequest(),
+		"rate_at_1x_rps": rateFor(su, m, 1),
+	}
+}
+
+// meanTokens is the mix's expected tokens per request of each size.
+type meanTokens struct {
+	prompt     []float64 // by size, measured
+	completion []float64 // by size, expected from the simulator's distribution
+}
+
+func (m meanTokens) of(size int) float64 { return m.prompt[size] + m.completion[size] }
+
+func (m meanTokens) perRequest() float64 {
+	var sum, w float64
+	for i, s := range mix {
+		sum += s.Weight * m.of(i)
+		w += s.Weight
+	}
+	return sum / w
+}
+
+// rateFor is the request rate that offers load × the PTU's capacity.
+func rateFor(su setup, m meanTokens, load float64) float64 {
+	return load * float64(su.ptuTPM) / su.minute() / m.perRequest()
+}
+
+// calibrate measures each size's prompt tokens (the simulator counts them
+// with spillway's tokenizer) with a few direct requests.
+func calibrate(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup) meanTokens {
+	t.Helper()
+	var m meanTokens
+	for _, size := range mix {
+		rep, err := loadgen.Run(ctx, loadgen.Config{URL: s.SimURL, Key: "sim-key-1", Model: deploymentDirect,
+			Rate: 50, Duration: 100 * time.Millisecond, Arrivals: loadgen.Fixed,
+			Mix: []loadgen.Size{size}, Seed: 1, RequestTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum, n float64
+		for _, r := range rep.Results {
+			if r.OK() && r.UsageKnown {
+				sum += float64(r.PromptTokens)
+				n++
+			}
+		}
+		if n == 0 {
+			t.Fatalf("calibration of %s: no usage from the simulator: %+v", size.Name, rep.Results)
+		}
+		m.prompt = append(m.prompt, sum/n)
+		m.completion = append(m.completion, expectedMin(su.completionMin, su.completionMax, size.MaxTokens))
+	}
+	s.ResetLedger()
+	return m
+}
+
+// expectedMin is E[min(U, cut)] for U uniform on the integers lo..hi.
+func expectedMin(lo, hi, cut int) float64 {
+	var sum float64
+	for v := lo; v <= hi; v++ {
+		sum += float64(min(v, cut))
+	}
+	return sum / float64(hi-lo+1)
+}
+
+// Result is one JSON line: one mode at one load (docs/scenario.md).
+type Result struct {
+	Mode            string         `json:"mode"`
+	Load            float64        `json:"load"`
+	RateRPS         float64        `json:"rate_rps"`
+	Requests        int            `json:"requests"`
+	Client2xx       int            `json:"client_2xx"`
+	Client429       int            `json:"client_429"`
+	Client5xx       int            `json:"client_5xx"`
+	ClientOther     int            `json:"client_other"`
+	UpstreamAttempt int64          `json:"upstream_attempts"`
+	Upstream429     int64          `json:"upstream_429"`
+	Upstream429Pct  float64        `json:"upstream_429_pct"`
+	PTUTokens       int64          `json:"ptu_tokens"`
+	PTUCapacity     float64        `json:"ptu_capacity_tokens"`
+	PTUUtilization  float64        `json:"ptu_utilization"`
+	OfferedTokens   int64          `json:"offered_tokens"`
+	SpilledTokens   int64          `json:"spilled_tokens"`
+	MinSpilled      int64          `json:"min_spilled_tokens"`
+	SpillRatio      float64        `json:"spill_ratio"`
+	P50Ms           float64        `json:"p50_ms"`
+	P99Ms           float64        `json:"p99_ms"`
+	BaseP50Ms       float64        `json:"baseline_p50_ms"`
+	BaseP99Ms       float64        `json:"baseline_p99_ms"`
+	P50AddedMs      float64        `json:"p50_added_ms"`
+	P99AddedMs      float64        `json:"p99_added_ms"`
+	TTFBP50Ms       float64        `json:"ttfb_p50_ms"`
+	BaseTTFBP50Ms   float64        `json:"baseline_ttfb_p50_ms"`
+	ByBackend       map[string]int `json:"by_backend"`
+}
+
+// step offers one load through the gateway and, at the same time and with
+// the same plan, straight to the simulator's unthrottled deployment. The
+// first warm-up minutes are not measured; the ledger is read at the start
+// and the end of the measured window.
+func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanTokens, mode string, load float64, seed uint64) Result {
+	t.Helper()
+	minute := time.Duration(su.minute() * float64(time.Second))
+	warm := time.Duration(*warmFlag * float64(minute))
+	measure := time.Duration(*measFlag * float64(minute))
+	rate := rateFor(su, m, load)
+	base := loadgen.Config{Rate: rate, Duration: warm + measure, Mix: mix, StreamShare: *streamF, Seed: seed,
+		MaxInFlight: 2048, RequestTimeout: 60 * time.Second}
+	gw, direct := base, base
+	gw.URL, gw.Key, gw.Model = s.GatewayURL, "client-key-1", "gpt-4o"
+	direct.URL, direct.Key, direct.Model = s.SimURL, "sim-key-1", deploymentDirect
+
+	var (
+		wg             sync.WaitGroup
+		gwRep, dRep    *loadgen.Report
+		gwErr, dErr    error
+		before, after  sim.Ledger
+		ledgerReadings sync.WaitGroup
+	)
+	start := time.Now()
+	wg.Add(2)
+	go func() { defer wg.Done(); gwRep, gwErr = loadgen.Run(ctx, gw) }()
+	go func() { defer wg.Done(); dRep, dErr = loadgen.Run(ctx, direct) }()
+	// The ledger at the window's edges, read on time (not after the tail).
+	ledgerReadings.Add(2)
+	time.AfterFunc(time.Until(start.Add(warm)), func() { defer ledgerReadings.Done(); before = readLedger(s) })
+	time.AfterFunc(time.Until(start.Add(warm+measure)), func() { defer ledgerReadings.Done(); after = readLedger(s) })
+	wg.Wait()
+	ledgerReadings.Wait()
+	if gwErr != nil || dErr != nil {
+		t.Fatalf("load: %v %v", gwErr, dErr)
+	}
+	if before.Deployments == nil || after.Deployments == nil {
+		t.Fatal("could not read the simulator's ledger")
+	}
+
+	r := Result{Mode: mode, Load: load, RateRPS: round(rate, 2), PTUCapacity: float64(su.ptuTPM) * *measFlag, ByBackend: map[string]int{}}
+	inWindow := func(x loadgen.Result) bool { return x.Scheduled >= warm && x.Scheduled < warm+measure }
+	var lat, ttfb []time.Duration
+	var offered float64
+	for _, x := range gwRep.Results {
+		if !inWindow(x) {
+			continue
+		}
+		r.Requests++
+		switch {
+		case x.OK():
+			r.Client2xx++
+			lat, ttfb = append(lat, x.Latency), append(ttfb, x.TTFB)
+		case x.Status == 429:
+			r.Client429++
+		case x.Status/100 == 5:
+			r.Client5xx++
+		default:
+			r.ClientOther++
+		}
+		if x.Backend != "" {
+			r.ByBackend[x.Backend]++
+		}
+		// What the request costs: its usage when served, else the mix's
+		// expectation for its size.
+		if x.OK() && x.UsageKnown {
+			offered += float64(x.TotalTokens)
+		} else {
+			offered += m.of(sizeIndex(x.Size))
+		}
+	}
+	var dLat, dTTFB []time.Duration
+	for _, x := range dRep.Results {
+		if inWindow(x) && x.OK() {
+			dLat, dTTFB = append(dLat, x.Latency), append(dTTFB, x.TTFB)
+		}
+	}
+	q, dq := loadgen.QuantilesOf(lat), loadgen.QuantilesOf(dLat)
+	r.P50Ms, r.P99Ms, r.BaseP50Ms, r.BaseP99Ms = q.P50, q.P99, dq.P50, dq.P99
+	r.P50AddedMs, r.P99AddedMs = round(q.P50-dq.P50, 1), round(q.P99-dq.P99, 1)
+	r.TTFBP50Ms, r.BaseTTFBP50Ms = loadgen.QuantilesOf(ttfb).P50, loadgen.QuantilesOf(dTTFB).P50
+
+	for _, name := range []string{deploymentPTU, deploymentEast2, deploymentWest3} {
+		b, a := before.Deployments[name], after.Deployments[name]
+		r.UpstreamAttempt += a.Requests - b.Requests
+		r.Upstream429 += a.Responses["429"] - b.Responses["429"]
+		tokens := a.Usage.TotalTokens - b.Usage.TotalTokens
+		if name == deploymentPTU {
+			r.PTUTokens = tokens
+		} else {
+			r.SpilledTokens += tokens
+		}
+	}
+	if r.UpstreamAttempt > 0 {
+		r.Upstream429Pct = round(100*float64(r.Upstream429)/float64(r.UpstreamAttempt), 2)
+	}
+	r.PTUUtilization = round(float64(r.PTUTokens)/r.PTUCapacity, 3)
+	r.OfferedTokens = int64(offered)
+	r.MinSpilled = int64(math.Max(0, offered-r.PTUCapacity))
+	if r.MinSpilled > 0 {
+		r.SpillRatio = round(float64(r.SpilledTokens)/float64(r.MinSpilled), 3)
+	}
+	return r
+}
+
+func sizeIndex(name string) int {
+	for i, s := range mix {
+		if s.Name == name {
+			return i
+		}
+	}
+	return 0
+}
+
+// readLedger reads the ledger without failing the test from a timer's
+// goroutine; a zero ledger is reported by the caller.
+func readLedger(s *e2etest.Stack) sim.Ledger {
+	var l sim.Ledger
+	body, ok := e2etest.Get(s.SimURL + "/_sim/ledger")
+	if ok {
+		_ = json.Unmarshal([]byte(body), &l)
+	}
+	return l
+}
+
+// drain lets a step's effects pass before the next: a scaled minute for the
+// TPM windows and spillway's model of them, then until the PTU's bucket is
+// empty; then it clears the simulator's ledger and state.
+func drain(t *testing.T, s *e2etest.Stack, su setup) {
+	t.Helper()
+	time.Sleep(time.Duration(su.minute() * float64(time.Second))) // time passing is the point: windows roll over
+	e2etest.WaitFor(t, "the PTU's bucket to drain", 2*time.Minute, func() bool {
+		return readLedger(s).Deployments[deploymentPTU].Utilization <= 0
+	})
+	s.ResetLedger()
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
