@@ -200,3 +200,22 @@ func MethodNotAllowed(method string) *Error {
 		Message: fmt.Sprintf("Method %s is not allowed here; use POST.", method),
 	}
 }
+
+// ContextLengthExceededMessage is ContextLengthExceeded with a message
+// already worded (the token counter words it as Azure does).
+func ContextLengthExceededMessage(message string) *Error {
+	e := ContextLengthExceeded(0, 0)
+	e.Message = message
+	return e
+}
+
+// GatewayAtCapacity is spillway's 429 when no backend of a model has room
+// within the queue bound: Azure's shape, so SDKs back off as they would.
+func GatewayAtCapacity(model, retryAfterSeconds string) *Error {
+	return rateLimited(fmt.Sprintf("Every deployment serving %s is at its rate limit. Please retry after %s seconds.", model, retryAfterSeconds))
+}
+
+// ServerBusy is a 503 for a request abandoned while it waited.
+func ServerBusy() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "503", Message: "The request was abandoned while waiting for capacity."}
+}

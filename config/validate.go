@@ -67,7 +67,7 @@ func (c *Config) Validate(dir string) error {
 		v.add("capacity.max_cooldown", "must be > 0")
 	}
 	if c.Capacity.MaxWait.D() < 0 {
-		v.add("capacity.max_wait", "must be >= 0 (0: answer 429 at once when nothing has room)")
+		v.add("capacity.max_wait", "must be >= 0 (0 takes the default, 3s)")
 	}
 	if mt := c.Control.MessageTimeout.D(); mt > 0 && c.Capacity.MaxWait.D() >= mt {
 		v.add("capacity.max_wait", "must be shorter than control.message_timeout (%v): Envoy gives up on spillway after that", c.Control.MessageTimeout.D())

@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -12,7 +13,9 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/spillway-gw/spillway/azure"
+	"github.com/spillway-gw/spillway/capacity"
 	"github.com/spillway-gw/spillway/openai"
+	"github.com/spillway-gw/spillway/tokens"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -31,6 +34,15 @@ type Request struct {
 	Usage    openai.Usage
 	// UsageKnown is false when no usage was read (errors, cut streams).
 	UsageKnown bool
+	// UsageEstimated is true when the usage was not reported by the
+	// backend (a stream cut short) and was counted from what was streamed.
+	UsageEstimated bool
+	// PromptTokens is spillway's own count of the prompt, Cost the arrival
+	// estimate (prompt + max tokens) it routed and reserved by.
+	PromptTokens int
+	Cost         int
+	// QueueWait is how long the request was held for a backend with room.
+	QueueWait time.Duration
 	// Local is true when spillway answered without calling a backend.
 	Local    bool
 	Duration time.Duration
@@ -51,14 +63,19 @@ type routerPhase struct {
 	// stripUsage: spillway asked for stream usage the client did not ask
 	// for, so the usage event is removed before the client sees it.
 	stripUsage bool
+	// model and res: the request's model and its reservation (capacity
+	// routing), settled with the real usage when the stream ends.
+	model    *Model
+	res      *capacity.Reservation
+	flightID string
 }
 
-func (p *routerPhase) handle(req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
+func (p *routerPhase) handle(ctx context.Context, req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
 	switch r := req.Request.(type) {
 	case *extprocsvc.ProcessingRequest_RequestHeaders:
 		return p.requestHeaders(req, r.RequestHeaders)
 	case *extprocsvc.ProcessingRequest_RequestBody:
-		return p.requestBody(req, r.RequestBody)
+		return p.requestBody(ctx, req, r.RequestBody)
 	case *extprocsvc.ProcessingRequest_ResponseHeaders:
 		return p.responseHeaders(req)
 	case *extprocsvc.ProcessingRequest_ResponseBody:
@@ -118,7 +135,7 @@ func clientKey(h headers) string {
 	return ""
 }
 
-func (p *routerPhase) requestBody(req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
+func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
 	if int64(len(b.Body)) > p.t.bodyLimit {
 		return p.reject(azure.TooLarge(p.t.bodyLimit))
 	}
@@ -142,22 +159,75 @@ func (p *routerPhase) requestBody(req *extprocsvc.ProcessingRequest, b *extprocs
 	if model == nil {
 		return p.reject(azure.DeploymentNotFound(name))
 	}
-	order := model.Order
-	if len(order) > model.MaxAttempts {
-		order = order[:model.MaxAttempts]
+	p.model = model
+
+	if rejected := p.count(model, b.Body); rejected != nil {
+		return rejected
 	}
-	resp := p.route(req, model, order)
+	d, err := p.s.plan(ctx, p.t, p.req.Consumer, model, p.req.Cost)
+	p.req.QueueWait = d.queueWait
+	if err != nil {
+		var nc *errNoCapacity
+		if errors.As(err, &nc) {
+			wait := time.Until(nc.retryAt)
+			secs := azure.RetryAfterSeconds(wait.Milliseconds())
+			return p.reject(azure.GatewayAtCapacity(name, secs), [2]string{"retry-after", secs}, [2]string{"retry-after-ms", strconv.FormatInt(max(wait.Milliseconds(), 0), 10)})
+		}
+		// The client went away while its request was held.
+		p.s.log.Debug("request abandoned while waiting for capacity", slog.String("request_id", p.req.ID), slog.String("error", err.Error()))
+		return p.reject(azure.ServerBusy())
+	}
+	if p.s.log.Enabled(ctx, slog.LevelDebug) {
+		names := make([]string, len(d.order))
+		for i, b := range d.order {
+			names[i] = b.Name
+		}
+		p.s.log.Debug("plan", slog.String("request_id", p.req.ID), slog.Any("order", names), slog.Int("cost", p.req.Cost), slog.Duration("queue_wait", d.queueWait))
+	}
+	resp := p.route(req, model, d.order)
+	common := resp.GetRequestBody().Response
+	if d.res != nil {
+		p.res = d.res
+		p.flightID = p.s.flights.add(d.res)
+		common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader(flightHeader, p.flightID))
+	}
 	if p.target.op == openai.ChatCompletions && cr.Stream && !cr.IncludeUsage && model.StreamUsage {
 		// Without usage a stream's cost is a guess; ask for it, and hide
 		// the extra event from this client (see responseBody).
 		if body, err := openai.RequestUsage(b.Body, cr); err == nil {
 			p.stripUsage = true
-			common := resp.GetRequestBody().Response
 			common.BodyMutation = &extprocsvc.BodyMutation{Mutation: &extprocsvc.BodyMutation_Body{Body: body}}
 			common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))
 		}
 	}
 	return resp
+}
+
+// defaultCompletionTokens is the completion charged on arrival when a request
+// sets no max_tokens: what Microsoft's own simulator and APIM policies charge.
+const defaultCompletionTokens = 16
+
+// count counts the prompt, answers 400 when the request cannot fit the
+// model's context window (no backend is called), and sets the arrival cost.
+func (p *routerPhase) count(model *Model, body []byte) *extprocsvc.ProcessingResponse {
+	if p.target.op != openai.ChatCompletions {
+		// Embeddings: the input's tokens; the JSON around it is a few more.
+		p.req.PromptTokens = model.Tokens.Encoding.Count(body)
+		p.req.Cost = p.req.PromptTokens
+		return nil
+	}
+	cc, err := tokens.CountChat(model.Tokens, body)
+	if err != nil {
+		return p.reject(azure.BadRequest(strings.TrimPrefix(err.Error(), tokens.ErrInvalidRequest.Error()+": "), "messages"))
+	}
+	if err := tokens.CheckContext(model.ContextWindow, cc); err != nil {
+		var ce *tokens.ContextError
+		errors.As(err, &ce)
+		return p.reject(azure.ContextLengthExceededMessage(err.Error()))
+	}
+	p.req.PromptTokens = cc.Prompt
+	p.req.Cost = cc.Arrival(defaultCompletionTokens)
+	return nil
 }
 
 // route hands the decision to Envoy: the model header selects the model's
@@ -250,6 +320,22 @@ func (p *routerPhase) done() {
 		return
 	}
 	p.req.Duration = time.Since(p.start)
+	if !p.req.UsageKnown && p.sse != nil && p.req.Status/100 == 2 && p.model != nil {
+		// The stream ended without usage (backend reset, client gone):
+		// count what was streamed, and say it is an estimate.
+		p.req.Usage = openai.Usage{PromptTokens: p.req.PromptTokens, CompletionTokens: p.model.Tokens.Encoding.Count(p.sse.Content)}
+		p.req.Usage.TotalTokens = p.req.Usage.PromptTokens + p.req.Usage.CompletionTokens
+		p.req.UsageKnown, p.req.UsageEstimated = true, true
+	}
+	if p.res != nil {
+		if p.req.UsageKnown && p.req.Status/100 == 2 {
+			p.res.Settle(p.req.Usage.TotalTokens)
+		} else {
+			// Throttled, failed or abandoned: Azure charges nothing.
+			p.res.Release()
+		}
+		p.s.flights.remove(p.flightID)
+	}
 	p.s.observer.ObserveRequest(p.req)
 	p.s.log.Info("request",
 		slog.String("request_id", p.req.ID),
@@ -264,6 +350,10 @@ func (p *routerPhase) done() {
 		slog.Int("prompt_tokens", p.req.Usage.PromptTokens),
 		slog.Int("completion_tokens", p.req.Usage.CompletionTokens),
 		slog.Bool("usage_known", p.req.UsageKnown),
+		slog.Bool("usage_estimated", p.req.UsageEstimated),
+		slog.Int("counted_prompt_tokens", p.req.PromptTokens),
+		slog.Int("cost", p.req.Cost),
+		slog.Duration("queue_wait", p.req.QueueWait),
 		slog.Duration("duration", p.req.Duration),
 	)
 }

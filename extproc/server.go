@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/spillway-gw/spillway/azure"
+	"github.com/spillway-gw/spillway/capacity"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -27,6 +28,18 @@ type Server struct {
 	table    atomic.Pointer[Table]
 	log      *slog.Logger
 	observer Observer
+	capacity *capacity.Model // nil: static order only
+	flights  flights
+}
+
+// Options are a Server's collaborators.
+type Options struct {
+	Log *slog.Logger
+	// Observer learns every attempt and request; may be nil.
+	Observer Observer
+	// Capacity is the capacity model used by routing: capacity; nil
+	// means every model routes in static order.
+	Capacity *capacity.Model
 }
 
 // Observer learns what happened to every attempt and every request. The
@@ -38,18 +51,29 @@ type Observer interface {
 
 var _ extprocsvc.ExternalProcessorServer = (*Server)(nil)
 
-// NewServer returns a server routing with table t. observer may be nil.
-func NewServer(t *Table, log *slog.Logger, observer Observer) *Server {
-	s := &Server{log: log, observer: observer}
+// NewServer returns a server routing with table t.
+func NewServer(t *Table, o Options) *Server {
+	s := &Server{log: o.Log, observer: o.Observer, capacity: o.Capacity, flights: flights{m: map[string]*capacity.Reservation{}}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	if s.observer == nil {
 		s.observer = nopObserver{}
 	}
-	s.table.Store(t)
+	s.SetTable(t)
 	return s
 }
 
 // SetTable swaps in a new routing table; streams already open keep theirs.
-func (s *Server) SetTable(t *Table) { s.table.Store(t) }
+// The capacity model learns the new backends (keeping the state of those
+// whose limits did not change).
+func (s *Server) SetTable(t *Table) {
+	if s.capacity != nil {
+		s.capacity.SetOptions(t.capacityOptions)
+		s.capacity.SetBackends(t.specs)
+	}
+	s.table.Store(t)
+}
 
 // Register adds the ext_proc service to a gRPC server.
 func (s *Server) Register(g *grpc.Server) { extprocsvc.RegisterExternalProcessorServer(g, s) }
@@ -74,7 +98,7 @@ func (s *Server) Process(stream extprocsvc.ExternalProcessor_ProcessServer) erro
 			}
 			return err
 		}
-		resp := h.handle(req)
+		resp := h.handle(ctx, req)
 		if resp == nil {
 			continue
 		}
@@ -88,7 +112,7 @@ func (s *Server) Process(stream extprocsvc.ExternalProcessor_ProcessServer) erro
 }
 
 type phaseHandler interface {
-	handle(*extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse
+	handle(context.Context, *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse
 	done()
 }
 

@@ -3,6 +3,10 @@ package extproc
 import (
 	"crypto/subtle"
 	"fmt"
+	"time"
+
+	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/tokens"
 
 	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/xds"
@@ -16,6 +20,12 @@ type Table struct {
 	backends  map[string]*Backend
 	consumers []consumerKey
 	bodyLimit int64
+	routing   config.Routing
+	maxWait   time.Duration
+	// capacityOptions tune the capacity model (kept across reloads).
+	capacityOptions capacity.Options
+	// specs are the backends as the capacity model sees them.
+	specs []capacity.BackendSpec
 }
 
 // Model is a model clients may ask for.
@@ -26,6 +36,10 @@ type Model struct {
 	Order []*Backend
 	// MaxAttempts bounds the attempts of one request (the route's retries + 1).
 	MaxAttempts int
+	// Tokens counts this model's requests.
+	Tokens *tokens.Model
+	// names are the backend names in static order, the capacity model's candidates.
+	names []string
 	// StreamUsage is true when every backend's api-version accepts
 	// stream_options (2024-09-01-preview and later); only then does
 	// spillway ask for usage on a client's behalf.
@@ -62,6 +76,23 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 		models:    map[string]*Model{},
 		backends:  map[string]*Backend{},
 		bodyLimit: cfg.Gateway.BodyLimitBytes,
+		routing:   cfg.Routing,
+		maxWait:   cfg.Capacity.MaxWait.D(),
+		specs:     capacitySpecs(cfg),
+		capacityOptions: capacity.Options{
+			MaxCooldown: cfg.Capacity.MaxCooldown.D(),
+			MaxWait:     cfg.Capacity.MaxWait.D(),
+		},
+	}
+	overrides := map[string]string{}
+	for _, m := range cfg.Models {
+		if m.Encoding != "" {
+			overrides[m.Name] = m.Encoding
+		}
+	}
+	counting, err := tokens.NewTable(overrides)
+	if err != nil {
+		return nil, err
 	}
 	for i, c := range cfg.Consumers {
 		key, err := c.APIKey.Resolve(dir)
@@ -72,7 +103,11 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 	}
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
-		mr := &Model{Name: m.Name, ContextWindow: m.ContextWindow, MaxAttempts: xds.MaxAttempts(cfg, m), StreamUsage: true}
+		tm, err := counting.Lookup(m.Name)
+		if err != nil {
+			return nil, fmt.Errorf("models[%d]: %w", i, err)
+		}
+		mr := &Model{Name: m.Name, ContextWindow: m.ContextWindow, MaxAttempts: xds.MaxAttempts(cfg, m), StreamUsage: true, Tokens: tm}
 		for _, b := range m.StaticOrder() {
 			key, err := b.Auth.APIKey.Resolve(dir)
 			if err != nil {
@@ -90,6 +125,7 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 			t.backends[b.Name] = br
 			mr.StreamUsage = mr.StreamUsage && acceptsStreamOptions(b.APIVersion)
 			mr.Order = append(mr.Order, br)
+			mr.names = append(mr.names, br.Name)
 		}
 		t.models[m.Name] = mr
 	}

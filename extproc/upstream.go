@@ -1,15 +1,18 @@
 package extproc
 
 import (
+	"context"
 	"log/slog"
 	"strconv"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	"google.golang.org/protobuf/encoding/prototext"
 
 	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/spillway-gw/spillway/capacity"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -43,14 +46,22 @@ type upstreamPhase struct {
 
 	attempt  Attempt
 	reported bool
+	// res is the request's reservation (capacity routing), moved to this
+	// attempt's backend; nil in reactive mode.
+	res *capacity.Reservation
+	// header of the response, kept when the body is needed to observe it.
+	header headers
 }
 
-func (p *upstreamPhase) handle(req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
-	switch req.Request.(type) {
+func (p *upstreamPhase) handle(_ context.Context, req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
+	switch r := req.Request.(type) {
 	case *extprocsvc.ProcessingRequest_RequestHeaders:
 		return p.requestHeaders(req)
 	case *extprocsvc.ProcessingRequest_ResponseHeaders:
 		return p.responseHeaders(req)
+	case *extprocsvc.ProcessingRequest_ResponseBody:
+		p.observe(r.ResponseBody.Body)
+		return continueResponse(req, nil)
 	}
 	return continueResponse(req, nil)
 }
@@ -72,6 +83,10 @@ func (p *upstreamPhase) requestHeaders(req *extprocsvc.ProcessingRequest) *extpr
 		return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
 	}
 	p.attempt.Backend = b
+	if p.res = p.s.flights.get(h.get(flightHeader)); p.res != nil {
+		// Envoy moved on to this backend: so does the request's charge.
+		p.res.Move(b.Name)
+	}
 	if tgt, ok := parsePath(h.get(":path")); ok {
 		m.set(":path", upstreamPath(b, tgt.opPath))
 	}
@@ -98,8 +113,46 @@ func (p *upstreamPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extp
 		m.set(HeaderTier, string(b.Tier))
 		m.set(HeaderAttempts, strconv.Itoa(max(p.attempt.Number, 1)))
 	}
+	resp := continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
+	p.header = h
+	if throttled(p.attempt.Status) && !hasRetryHeader(h) {
+		// Some 429s say when to come back only in the message text: read
+		// the (small) body before observing. Every other response is
+		// observed from its headers at once.
+		resp.ModeOverride = &extprocv3.ProcessingMode{ResponseBodyMode: extprocv3.ProcessingMode_BUFFERED}
+		return resp
+	}
+	p.observe(nil)
+	return resp
+}
+
+func throttled(status int) bool { return status == 429 || status == 424 }
+
+func hasRetryHeader(h headers) bool {
+	for _, k := range []string{"retry-after-ms", "x-ms-retry-after-ms", "retry-after", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-rate-limit-reset-tokens"} {
+		if h.get(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// observe feeds the attempt's response to the capacity model: through the
+// reservation when the request is charged to this backend (it corrects the
+// model both ways), directly otherwise.
+func (p *upstreamPhase) observe(body []byte) {
+	if p.reported || p.attempt.Backend == nil {
+		return
+	}
+	if c := p.s.capacity; c != nil {
+		get := p.header.get
+		if p.res != nil && p.res.Backend() == p.attempt.Backend.Name {
+			p.res.Observe(p.attempt.Status, get, body)
+		} else {
+			c.Observe(p.attempt.Backend.Name, p.attempt.Status, get, body)
+		}
+	}
 	p.report()
-	return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
 }
 
 func (p *upstreamPhase) report() {
@@ -118,7 +171,18 @@ func (p *upstreamPhase) report() {
 
 // done reports attempts that ended without response headers (reset,
 // connect failure, per-try timeout) with status 0.
-func (p *upstreamPhase) done() { p.report() }
+func (p *upstreamPhase) done() {
+	if p.reported || p.attempt.Backend == nil {
+		return
+	}
+	if p.attempt.Status == 0 && p.s.capacity != nil {
+		p.s.capacity.ObserveFailure(p.attempt.Backend.Name)
+	} else if p.attempt.Status != 0 {
+		p.observe(nil) // a 429 whose body never came
+		return
+	}
+	p.report()
+}
 
 // backendFromAttributes finds the backend name in the upstream host's
 // metadata. Envoy 1.40 sends the xds.upstream_host_metadata attribute as a

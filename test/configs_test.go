@@ -108,10 +108,35 @@ const backendWest3YAML = `
         priority: 2
 `
 
-// threeBackends is the main e2e gateway: one PTU, two TPM in other regions.
-// context_window is left out so a context-length 400 comes from the backend:
-// the tests prove Envoy does not retry it.
+// threeBackends is the main e2e gateway: one PTU, two TPM in other regions,
+// in reactive routing (static order, spill on failure) so every test sees
+// Envoy's retries walk the list whatever happened before. context_window is
+// left out so a context-length 400 comes from the backend: the tests prove
+// Envoy does not retry it.
 const threeBackends = gatewayHead + `
+routing: reactive
 models:
   - name: gpt-4o
     backends:` + backendPTUYAML + backendEast2YAML + backendWest3YAML
+
+// capacityGateway routes by the capacity model. The PTU's capacity here is
+// the gateway's belief (small on purpose); the simulator's is large.
+const capacityGateway = gatewayHead + `
+routing: capacity
+capacity:
+  max_wait: 50ms
+models:
+  - name: gpt-4o
+    context_window: 8192
+    backends:` + backendPTUSmallYAML + backendEast2YAML + backendWest3YAML
+
+const backendPTUSmallYAML = `
+      - name: ptu-eastus
+        kind: ptu
+        endpoint: http://{{SIM}}
+        deployment: gpt-4o-ptu
+        api_version: 2024-10-21
+        auth: {api_key: {file: secrets/sim-key}}
+        region: eastus
+        capacity_tpm: 2000
+`

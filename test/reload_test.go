@@ -8,6 +8,7 @@ import (
 )
 
 const twoBackends = gatewayHead + `
+routing: reactive
 models:
   - name: gpt-4o
     backends:` + backendPTUYAML + backendEast2YAML

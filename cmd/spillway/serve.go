@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/spillway-gw/spillway/capacity"
 	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/extproc"
 	"github.com/spillway-gw/spillway/reload"
@@ -48,7 +50,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s: %w", *path, err)
 	}
 
-	ext := extproc.NewServer(table, log, nil)
+	// The capacity model outlives reloads; each table sets its options and backends.
+	capModel := capacity.New(capacity.SystemClock{}, capacity.Options{})
+	ext := extproc.NewServer(table, extproc.Options{Log: log, Capacity: capModel})
 	xdsServer := xds.NewServer(ctx, cfg.Control.NodeID, log)
 	version, err := xdsServer.Update(ctx, cfg)
 	if err != nil {
@@ -71,7 +75,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		grpcLn.Close()
 		return fmt.Errorf("control.admin_listen: %w", err)
 	}
-	admin := &http.Server{Handler: adminMux(ext), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: adminMux(capModel), ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 3)
 	go func() { errc <- g.Serve(grpcLn) }()
@@ -132,10 +136,20 @@ func applyReload(ctx context.Context, log *slog.Logger, path, dir string, ext *e
 	log.Info("config reloaded", slog.String("file", path), slog.String("version", version))
 }
 
-func adminMux(ext *extproc.Server) *http.ServeMux {
+func adminMux(capModel *capacity.Model) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
+	})
+	// What the capacity model believes about every backend right now.
+	mux.HandleFunc("GET /capacity", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(struct {
+			Now      time.Time               `json:"now"`
+			Backends []capacity.BackendState `json:"backends"`
+		}{time.Now(), capModel.States()})
 	})
 	return mux
 }

@@ -1,0 +1,93 @@
+package extproc
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/config"
+)
+
+// decision is the router phase's answer for one request.
+type decision struct {
+	order []*Backend
+	// res holds the request's cost on the backend of the current attempt;
+	// nil in reactive mode.
+	res       *capacity.Reservation
+	queueWait time.Duration
+}
+
+// errNoCapacity carries when the earliest backend recovers.
+type errNoCapacity struct{ retryAt time.Time }
+
+func (e *errNoCapacity) Error() string { return "no backend has room" }
+
+// plan decides the ordered backends for a request of cost tokens.
+//
+// Reactive mode is what other gateways do: every backend in static order,
+// spilling only after a 429. Capacity mode asks the capacity model for the
+// backends that can take the request now, holding it (bounded, fair across
+// consumers) when none can.
+func (s *Server) plan(ctx context.Context, t *Table, consumer string, m *Model, cost int) (decision, error) {
+	if t.routing == config.RoutingReactive || s.capacity == nil {
+		return decision{order: capped(m.Order, m.MaxAttempts)}, nil
+	}
+	var (
+		p   capacity.Plan
+		err error
+	)
+	start := time.Now()
+	if t.maxWait > 0 {
+		p, err = s.capacity.Wait(ctx, consumer, m.names, cost)
+	} else {
+		var ok bool
+		if p, ok = s.capacity.Choose(m.names, cost); !ok {
+			err = &capacity.NoCapacityError{RetryAt: s.capacity.Recovery(m.names, cost)}
+		}
+	}
+	if err != nil {
+		var nc *capacity.NoCapacityError
+		if errors.As(err, &nc) {
+			return decision{}, &errNoCapacity{retryAt: nc.RetryAt}
+		}
+		return decision{}, err
+	}
+	order := make([]*Backend, 0, len(p.Order))
+	for _, name := range p.Order {
+		if b := t.backends[name]; b != nil {
+			order = append(order, b)
+		}
+	}
+	return decision{order: capped(order, m.MaxAttempts), res: p.Reservation, queueWait: time.Since(start)}, nil
+}
+
+func capped(order []*Backend, n int) []*Backend {
+	if n > 0 && len(order) > n {
+		return order[:n]
+	}
+	return order
+}
+
+// capacitySpecs turns the config's backends into the capacity model's specs.
+func capacitySpecs(cfg *config.Config) []capacity.BackendSpec {
+	var specs []capacity.BackendSpec
+	for _, m := range cfg.Models {
+		for _, b := range m.Backends {
+			spec := capacity.BackendSpec{
+				Name:          b.Name,
+				Priority:      b.Priority,
+				Weight:        b.Weight,
+				TokenWindow:   cfg.Capacity.TokenWindow.D(),
+				RequestWindow: cfg.Capacity.RequestWindow.D(),
+			}
+			if b.Kind == config.PTU {
+				spec.Tier, spec.CapacityTPM = capacity.TierPTU, b.CapacityTPM
+			} else {
+				spec.Tier, spec.TPM, spec.RPM = capacity.TierTPM, b.TPM, b.RPM
+			}
+			specs = append(specs, spec)
+		}
+	}
+	return specs
+}
