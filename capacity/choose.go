@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 )
@@ -34,19 +35,20 @@ func (m *Model) Choose(candidates []string, cost int) (Plan, bool) {
 	return m.chooseLocked(now, candidates, int64(max(0, cost)))
 }
 
+// choice is one listed candidate, kept small: sorting moves it.
 type choice struct {
-	name  string
 	b     *backend
-	ptu   bool
-	prio  int
 	score float64
+	prio  int32
+	idx   int32 // in candidates
+	tpm   bool
 }
 
 func (m *Model) chooseLocked(now time.Time, candidates []string, cost int64) (Plan, bool) {
 	var buf [32]choice
 	cs := buf[:0]
 	m.pass++
-	for _, name := range candidates {
+	for i, name := range candidates {
 		b := m.backends[name]
 		if b == nil || b.pass == m.pass || !b.available(now) || !b.fits(now, cost) {
 			continue
@@ -56,14 +58,15 @@ func (m *Model) chooseLocked(now time.Time, candidates []string, cost int64) (Pl
 		if b.spec.Tier == TierTPM {
 			h *= float64(b.spec.Weight)
 		}
-		cs = append(cs, choice{name: name, b: b, ptu: b.spec.Tier == TierPTU, prio: b.spec.Priority, score: h})
+		prio := int32(max(math.MinInt32, min(math.MaxInt32, b.spec.Priority)))
+		cs = append(cs, choice{b: b, score: h, prio: prio, idx: int32(i), tpm: b.spec.Tier == TierTPM})
 	}
 	if len(cs) == 0 {
 		return Plan{}, false
 	}
 	slices.SortStableFunc(cs, func(x, y choice) int {
-		if x.ptu != y.ptu {
-			if x.ptu {
+		if x.tpm != y.tpm {
+			if y.tpm {
 				return -1
 			}
 			return 1
@@ -75,10 +78,10 @@ func (m *Model) chooseLocked(now time.Time, candidates []string, cost int64) (Pl
 	})
 	order := make([]string, len(cs))
 	for i, c := range cs {
-		order[i] = c.name
+		order[i] = candidates[c.idx]
 	}
 	r := &Reservation{m: m}
-	r.chargeLocked(now, cs[0].name, cs[0].b, cost)
+	r.chargeLocked(now, order[0], cs[0].b, cost)
 	return Plan{Order: order, Reservation: r}, true
 }
 
