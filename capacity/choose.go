@@ -28,6 +28,10 @@ type Plan struct {
 // capacity (the smaller of tokens and requests) left after taking cost. Ties
 // keep the candidates' order. It returns false, and reserves nothing, when no
 // candidate has room.
+//
+// Choose does not see the requests Wait is holding: a gateway that queues
+// should admit every request through Wait, which returns at once when
+// nothing waits and a candidate has room.
 func (m *Model) Choose(candidates []string, cost int) (Plan, bool) {
 	now := m.clock.Now()
 	m.mu.Lock()
