@@ -2,6 +2,8 @@ package tokens
 
 import (
 	"math/rand/v2"
+	"runtime"
+	"time"
 	"strings"
 	"sync"
 	"testing"
@@ -39,12 +41,34 @@ func benchmarkCount(b *testing.B, name string) {
 	chunks := benchCorpus()
 	b.SetBytes(benchChunk)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU()
 	tokens := 0
 	for i := 0; b.Loop(); i++ {
 		tokens += enc.Count(chunks[i%len(chunks)])
 	}
+	cpu.report(b, int64(b.N)*benchChunk)
 	_ = tokens
+}
+
+// cpuMeter adds a "cpu-MB/s" metric: bytes per second of CPU time used by
+// the benchmark's thread, which a busy shared machine does not deflate the
+// way it deflates MB/s (wall time).
+type cpuMeter struct {
+	start  time.Duration
+	unlock func()
+}
+
+func startCPU() cpuMeter {
+	runtime.LockOSThread()
+	return cpuMeter{start: threadCPU(), unlock: runtime.UnlockOSThread}
+}
+
+func (m cpuMeter) report(b *testing.B, bytes int64) {
+	used := threadCPU() - m.start
+	m.unlock()
+	if used > 0 && m.start > 0 {
+		b.ReportMetric(float64(bytes)/used.Seconds()/1e6, "cpu-MB/s")
+	}
 }
 
 func BenchmarkCountO200k(b *testing.B)  { benchmarkCount(b, O200kBase) }
@@ -63,12 +87,13 @@ func benchmarkTiktokenGo(b *testing.B, name tokenizer.Encoding) {
 	}
 	b.SetBytes(benchChunk)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; b.Loop(); i++ {
 		if _, err := codec.Count(strs[i%len(strs)]); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b, int64(b.N)*benchChunk)
 }
 
 func BenchmarkBaselineTiktokenGoO200k(b *testing.B)  { benchmarkTiktokenGo(b, tokenizer.O200kBase) }
@@ -88,11 +113,17 @@ func BenchmarkCount128kTokens(b *testing.B) {
 		prompts = append(prompts, p)
 	}
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU()
+	var total int64
 	for i := 0; b.Loop(); i++ {
 		p := prompts[i%len(prompts)]
-		b.SetBytes(int64(len(p)))
+		total += int64(len(p))
 		enc.Count(p)
+	}
+	b.SetBytes(total / int64(b.N))
+	cpu.report(b, total)
+	if used := threadCPU() - cpu.start; used > 0 {
+		b.ReportMetric(float64(used.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 // corpusBytes sets how much generated text each encoding is checked on
 // against the reference. The default keeps `go test` quick; raise it for a
 // long run, for example -tokens.corpus=200000000.
-var corpusBytes = flag.Int("tokens.corpus", 3_000_000, "bytes of generated text per encoding in the differential test")
+var corpusBytes = flag.Int("tokens.corpus", 1_000_000, "bytes of generated text per encoding in the differential test")
 
 func TestDifferentialCorpus(t *testing.T) {
 	for _, name := range encodingNames {

@@ -99,6 +99,9 @@ func TestCountsMatchTiktoken(t *testing.T) {
 			if got := mustEncoding(t, name).Count(b); got != want {
 				t.Errorf("line %d: %s Count(%q) = %d, tiktoken says %d", lines, name, b, got, want)
 			}
+			if len(b) > 4096 {
+				continue // the reference's quadratic merge is slow on the long runs
+			}
 			if got := refCount(t, name, string(b)); got != want {
 				t.Errorf("line %d: %s reference(%q) = %d, tiktoken says %d", lines, name, b, got, want)
 			}
