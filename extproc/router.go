@@ -55,6 +55,7 @@ type routerPhase struct {
 	start time.Time
 
 	target target
+	path   string // as the client sent it
 	req    Request
 	// body reading state for the final response
 	sse      *openai.SSEUsage
@@ -100,7 +101,8 @@ func (p *routerPhase) requestHeaders(req *extprocsvc.ProcessingRequest, hh *extp
 	}
 	p.req.Consumer = consumer
 
-	tgt, ok := parsePath(h.get(":path"))
+	p.path = h.get(":path")
+	tgt, ok := parsePath(p.path)
 	if !ok {
 		return p.reject(azure.MissingAPIVersionOrPath())
 	}
@@ -185,6 +187,12 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 		p.s.log.Debug("plan", slog.String("request_id", p.req.ID), slog.Any("order", names), slog.Int("cost", p.req.Cost), slog.Duration("queue_wait", d.queueWait))
 	}
 	resp := p.route(req, model, d.order)
+	md := resp.DynamicMetadata.Fields[xds.MetadataNamespace].GetStructValue().Fields
+	md["model"] = structpb.NewStringValue(model.Name)
+	md["path"] = structpb.NewStringValue(p.path)
+	md["consumer"] = structpb.NewStringValue(p.req.Consumer)
+	md["cost"] = structpb.NewNumberValue(float64(p.req.Cost))
+	md["queue_wait_ms"] = structpb.NewNumberValue(float64(d.queueWait.Milliseconds()))
 	common := resp.GetRequestBody().Response
 	if d.res != nil {
 		p.res = d.res
@@ -252,10 +260,14 @@ func hostsMetadata(order []*Backend) *structpb.Struct {
 		}
 		b.WriteString(xds.InternalAddress(be.Name))
 	}
+	return spillwayMetadata(map[string]*structpb.Value{xds.HostsKey: structpb.NewStringValue(b.String())})
+}
+
+// spillwayMetadata is dynamic metadata in spillway's namespace: the
+// override_host policy reads the hosts list from it, the access log the rest.
+func spillwayMetadata(fields map[string]*structpb.Value) *structpb.Struct {
 	return &structpb.Struct{Fields: map[string]*structpb.Value{
-		xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-			xds.HostsKey: structpb.NewStringValue(b.String()),
-		}}),
+		xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: fields}),
 	}}
 }
 
@@ -273,6 +285,12 @@ func (p *routerPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extpro
 		m.set("retry-after", retryAfterFrom(h))
 	}
 	resp := continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
+	if p.req.Backend != "" {
+		resp.DynamicMetadata = spillwayMetadata(map[string]*structpb.Value{
+			"backend": structpb.NewStringValue(p.req.Backend),
+			"tier":    structpb.NewStringValue(p.req.Tier),
+		})
+	}
 	if p.req.Status >= 200 && p.req.Status < 300 {
 		// Read usage from the body: SSE chunk by chunk as it streams, JSON
 		// whole (it is small and usage is at its end).

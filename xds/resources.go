@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	mutationrulesv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -150,6 +151,9 @@ func upstreamExtProc(cfg *config.Config) *extprocv3.ExternalProcessor {
 		},
 		RequestAttributes: []string{UpstreamHostMetadataAttribute},
 		StatPrefix:        "spillway_upstream",
+		// A 429 that says when to retry only in its message text has its
+		// (small) body sent too; everything else is observed from headers.
+		AllowModeOverride: true,
 	}
 }
 
@@ -189,6 +193,7 @@ func gatewayListener(cfg *config.Config) (*listenerv3.Listener, error) {
 		LocalReplyConfig:  localReplyConfig(cfg.Gateway.BodyLimitBytes),
 		// The client sees the x-request-id that spillway's logs carry.
 		AlwaysSetRequestIdInResponse: true,
+		AccessLog:                    []*accesslogv3.AccessLog{accessLog()},
 	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,
