@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -413,4 +414,84 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// docsPath is the configuration reference, which must keep up with the schema.
+const docsPath = "../docs/config.md"
+
+// yamlBlockAfter returns the first ```yaml block after marker in text.
+func yamlBlockAfter(t *testing.T, text, marker string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(text, marker)
+	if !ok {
+		t.Fatalf("%s has no %q", docsPath, marker)
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	if !ok {
+		t.Fatalf("%s has no yaml block after %q", docsPath, marker)
+	}
+	block, _, ok := strings.Cut(rest, "```\n")
+	if !ok {
+		t.Fatalf("%s: unterminated yaml block after %q", docsPath, marker)
+	}
+	return block
+}
+
+func TestDocsExamples(t *testing.T) {
+	docs, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the full example is examples/gateway.yaml", func(t *testing.T) {
+		example, err := os.ReadFile("../examples/gateway.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := yamlBlockAfter(t, string(docs), "<!-- example:begin"); got != string(example) {
+			t.Errorf("the example in %s differs from examples/gateway.yaml: copy the file into it", docsPath)
+		}
+	})
+	t.Run("the smallest example is valid", func(t *testing.T) {
+		t.Setenv("AZURE_OPENAI_KEY", "k")
+		c, err := Parse([]byte(yamlBlockAfter(t, string(docs), "The smallest valid file:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(t.TempDir()); err != nil {
+			t.Errorf("Validate: %v", err)
+		}
+	})
+}
+
+// TestDocsCoverEveryField fails when a field of the config schema is not
+// named in the reference.
+func TestDocsCoverEveryField(t *testing.T) {
+	docs, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	var walk func(path string, typ reflect.Type)
+	walk = func(path string, typ reflect.Type) {
+		for typ.Kind() == reflect.Slice || typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct {
+			return
+		}
+		for f := range typ.Fields() {
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if key == "" || key == "-" {
+				continue
+			}
+			if !strings.Contains(string(docs), "`"+key) {
+				missing = append(missing, path+key)
+			}
+			walk(path+key+".", f.Type)
+		}
+	}
+	walk("", reflect.TypeFor[Config]())
+	if len(missing) > 0 {
+		t.Errorf("%s does not document %v", docsPath, missing)
+	}
 }
