@@ -164,8 +164,12 @@ func (c *Config) validate() error {
 // has finished. It returns early, with what was done, when ctx is cancelled.
 // It never runs longer than cfg.Duration + cfg.RequestTimeout.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	ownClient := cfg.Client == nil
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if ownClient {
+		defer cfg.Client.CloseIdleConnections()
 	}
 	plan := Plan(cfg.Seed, cfg.Arrivals, cfg.Rate, cfg.Duration, cfg.Mix, cfg.StreamShare)
 	target := strings.TrimRight(cfg.URL, "/") + "/openai/deployments/" + url.PathEscape(cfg.Model) +

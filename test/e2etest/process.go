@@ -2,23 +2,65 @@ package e2etest
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// FreePort returns a loopback port free at the time of the call.
+// FreePort returns a loopback port free at the time of the call, chosen at
+// random below the kernel's ephemeral range: a port from that range (what
+// port 0 gives) can be taken by any outgoing connection, ours or another
+// process's, between this call and the server's bind.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	lo := ephemeralLow()
+	for range 100 {
+		if lo <= minPort+1000 {
+			break
+		}
+		port := minPort + rand.IntN(lo-minPort)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// minPort is the lowest port FreePort picks: above the registered services
+// a test machine is likely to run.
+const minPort = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or 0 when
+// it is unknown (then FreePort uses port 0).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return lo
 }
 
 // Output is a process's combined output, safe to read while it runs.

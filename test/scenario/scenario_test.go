@@ -86,6 +86,10 @@ func TestScenario(t *testing.T) {
 			for j, load := range loads {
 				r := step(ctx, t, s, su, mean, mode, load, uint64(100+j))
 				printJSON(t, r)
+				if r.ClientOther > r.Requests/10 {
+					// Not a figure to report: the stack broke. Its logs follow.
+					t.Errorf("%s at %g×: %d of %d requests got neither 2xx, 429 nor 5xx: %v", mode, load, r.ClientOther, r.Requests, r.Other)
+				}
 				drain(t, s, su)
 			}
 		})
@@ -113,9 +117,13 @@ func header(su setup, m meanTokens, modes []string, loads []float64) map[string]
 		}
 	}
 	rev, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	version := strings.TrimSpace(string(rev))
+	if dirty, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); len(dirty) > 0 {
+		version += "+uncommitted" // the binary was built from a tree with local changes
+	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	return map[string]any{
-		"scenario": "capacity-vs-reactive", "git": strings.TrimSpace(string(rev)),
+		"scenario": "capacity-vs-reactive", "git": version,
 		"nproc": runtime.NumCPU(), "cpu": cpu, "loadavg": strings.TrimSpace(string(load)),
 		"modes": modes, "loads": loads,
 		"time_scale": su.timeScale, "scaled_minute_s": su.minute(),
@@ -218,6 +226,14 @@ type Result struct {
 	TTFBP50Ms       float64        `json:"ttfb_p50_ms"`
 	BaseTTFBP50Ms   float64        `json:"baseline_ttfb_p50_ms"`
 	ByBackend       map[string]int `json:"by_backend"`
+	// SendLagP99Ms is how late the load generator sent its requests
+	// (p99 of actual - planned send time): more than a few ms means the
+	// machine could not keep the offered rate.
+	SendLagP99Ms float64 `json:"send_lag_p99_ms"`
+	// LoadAvg is the machine's 1-minute load average at the step's end.
+	LoadAvg string `json:"loadavg"`
+	// Other counts client_other by status or error.
+	Other map[string]int `json:"other,omitempty"`
 }
 
 // step offers one load through the gateway and, at the same time and with
@@ -262,13 +278,16 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 
 	r := Result{Mode: mode, Load: load, RateRPS: round(rate, 2), PTUCapacity: float64(su.ptuTPM) * *measFlag, ByBackend: map[string]int{}}
 	inWindow := func(x loadgen.Result) bool { return x.Scheduled >= warm && x.Scheduled < warm+measure }
-	var lat, ttfb []time.Duration
+	var lat, ttfb, lag []time.Duration
 	var offered float64
 	for _, x := range gwRep.Results {
 		if !inWindow(x) {
 			continue
 		}
 		r.Requests++
+		if !x.Dropped {
+			lag = append(lag, x.Sent-x.Scheduled)
+		}
 		switch {
 		case x.OK():
 			r.Client2xx++
@@ -279,6 +298,10 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 			r.Client5xx++
 		default:
 			r.ClientOther++
+			if r.Other == nil {
+				r.Other = map[string]int{}
+			}
+			r.Other[strconv.Itoa(x.Status)+" "+x.Err]++
 		}
 		if x.Backend != "" {
 			r.ByBackend[x.Backend]++
@@ -301,6 +324,10 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 	r.P50Ms, r.P99Ms, r.BaseP50Ms, r.BaseP99Ms = q.P50, q.P99, dq.P50, dq.P99
 	r.P50AddedMs, r.P99AddedMs = round(q.P50-dq.P50, 1), round(q.P99-dq.P99, 1)
 	r.TTFBP50Ms, r.BaseTTFBP50Ms = loadgen.QuantilesOf(ttfb).P50, loadgen.QuantilesOf(dTTFB).P50
+	r.SendLagP99Ms = loadgen.QuantilesOf(lag).P99
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		r.LoadAvg = strings.Fields(string(b))[0]
+	}
 
 	for _, name := range []string{deploymentPTU, deploymentEast2, deploymentWest3} {
 		b, a := before.Deployments[name], after.Deployments[name]
