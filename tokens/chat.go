@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -70,74 +71,66 @@ func (c ChatCount) Arrival(defaultMax int) int { return c.Prompt + c.Completion(
 //
 // Malformed input gives an error wrapping ErrInvalidRequest, never a panic.
 func CountChat(m *Model, body []byte) (ChatCount, error) {
-	var req struct {
-		Messages            json.RawMessage `json:"messages"`
-		Tools               json.RawMessage `json:"tools"`
-		Functions           json.RawMessage `json:"functions"`
-		MaxTokens           json.RawMessage `json:"max_tokens"`
-		MaxCompletionTokens json.RawMessage `json:"max_completion_tokens"`
-		N                   json.RawMessage `json:"n"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
+	req, err := parseJSON(body)
+	if err != nil || req.kind != jsonObject {
 		return ChatCount{}, invalid("", "the body must be a JSON object")
 	}
 	c := ChatCount{N: 1}
-	var err error
-	if c.MaxTokens, c.MaxTokensSet, err = optionalInt("max_completion_tokens", req.MaxCompletionTokens, 0); err != nil {
+	if c.MaxTokens, c.MaxTokensSet, err = optionalInt("max_completion_tokens", req.get("max_completion_tokens"), 0); err != nil {
 		return ChatCount{}, err
 	}
 	if !c.MaxTokensSet {
-		if c.MaxTokens, c.MaxTokensSet, err = optionalInt("max_tokens", req.MaxTokens, 0); err != nil {
+		if c.MaxTokens, c.MaxTokensSet, err = optionalInt("max_tokens", req.get("max_tokens"), 0); err != nil {
 			return ChatCount{}, err
 		}
 	}
-	if n, set, err := optionalInt("n", req.N, 1); err != nil {
+	if n, set, err := optionalInt("n", req.get("n"), 1); err != nil {
 		return ChatCount{}, err
 	} else if set {
 		c.N = n
 	}
 
-	var messages []map[string]any
-	if isNull(req.Messages) {
+	messages := req.get("messages")
+	if messages.isNull() {
 		return ChatCount{}, invalid("messages", "is required")
 	}
-	if err := json.Unmarshal(req.Messages, &messages); err != nil {
+	if messages.kind != jsonArray {
 		return ChatCount{}, invalid("messages", "must be an array of objects")
 	}
 	cc := counter{m: m, c: &c}
-	for i, msg := range messages {
-		if msg == nil {
+	for i, msg := range messages.items {
+		if msg.kind != jsonObject {
 			return ChatCount{}, invalid(fmt.Sprintf("messages[%d]", i), "must be an object")
 		}
 		c.Messages += m.PerMessage
-		for key, v := range msg {
-			if key == "content" {
-				if err := cc.content(fmt.Sprintf("messages[%d].content", i), v); err != nil {
-					return ChatCount{}, err
-				}
-				continue
+		err := msg.members(func(key []byte, v *jsonValue) error {
+			if string(key) == "content" {
+				return cc.content(fmt.Sprintf("messages[%d].content", i), v)
 			}
 			c.Messages += cc.strings(v)
-			if key == "name" {
+			if string(key) == "name" {
 				c.Messages += m.PerName
 			}
+			return nil
+		})
+		if err != nil {
+			return ChatCount{}, err
 		}
 	}
 	c.Messages += m.Reply
 
 	for _, f := range []struct {
 		field   string
-		raw     json.RawMessage
 		wrapped bool
-	}{{"tools", req.Tools, true}, {"functions", req.Functions, false}} {
-		if isNull(f.raw) {
+	}{{"tools", true}, {"functions", false}} {
+		defs := req.get(f.field)
+		if defs.isNull() {
 			continue
 		}
-		var defs []map[string]any
-		if err := json.Unmarshal(f.raw, &defs); err != nil {
+		if defs.kind != jsonArray {
 			return ChatCount{}, invalid(f.field, "must be an array of objects")
 		}
-		n, err := cc.toolDefs(f.field, defs, f.wrapped)
+		n, err := cc.toolDefs(f.field, defs.items, f.wrapped)
 		if err != nil {
 			return ChatCount{}, err
 		}
@@ -154,20 +147,19 @@ func invalid(field, problem string) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalidRequest, field, problem)
 }
 
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
-// optionalInt reads a non-negative integer field (at least min); absent and
-// null are "not set".
-func optionalInt(field string, raw json.RawMessage, min int) (int, bool, error) {
-	if isNull(raw) {
+// optionalInt reads an integer field of at least min; absent and null are
+// "not set".
+func optionalInt(field string, v *jsonValue, min int) (int, bool, error) {
+	if v.isNull() {
 		return 0, false, nil
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil || f != math.Trunc(f) || f < float64(min) || f > math.MaxInt32 {
-		return 0, false, invalid(field, fmt.Sprintf("must be an integer of at least %d", min))
+	bad := invalid(field, fmt.Sprintf("must be an integer of at least %d", min))
+	if v.kind != jsonNumber {
+		return 0, false, bad
+	}
+	f, err := strconv.ParseFloat(string(v.text), 64)
+	if err != nil || f != math.Trunc(f) || f < float64(min) || f > math.MaxInt32 {
+		return 0, false, bad
 	}
 	return int(f), true, nil
 }
@@ -178,20 +170,15 @@ type counter struct {
 	c *ChatCount
 }
 
-// strings returns the tokens of every string in v, however deeply nested.
-func (cc counter) strings(v any) int {
-	switch v := v.(type) {
-	case string:
-		return cc.m.Encoding.CountString(v)
-	case []any:
+// strings returns the tokens of every string in v, however deeply nested
+// (object keys excluded).
+func (cc counter) strings(v *jsonValue) int {
+	switch v.kind {
+	case jsonString:
+		return cc.m.Encoding.Count(v.text)
+	case jsonArray, jsonObject:
 		n := 0
-		for _, e := range v {
-			n += cc.strings(e)
-		}
-		return n
-	case map[string]any:
-		n := 0
-		for _, e := range v {
+		for _, e := range v.items {
 			n += cc.strings(e)
 		}
 		return n
@@ -200,15 +187,15 @@ func (cc counter) strings(v any) int {
 }
 
 // content counts a message's content: a string, null, or an array of parts.
-func (cc counter) content(field string, v any) error {
-	switch v := v.(type) {
-	case nil:
+func (cc counter) content(field string, v *jsonValue) error {
+	switch v.kind {
+	case jsonNull:
 		return nil
-	case string:
-		cc.c.Messages += cc.m.Encoding.CountString(v)
+	case jsonString:
+		cc.c.Messages += cc.m.Encoding.Count(v.text)
 		return nil
-	case []any:
-		for i, p := range v {
+	case jsonArray:
+		for i, p := range v.items {
 			if err := cc.part(fmt.Sprintf("%s[%d]", field, i), p); err != nil {
 				return err
 			}
@@ -218,129 +205,144 @@ func (cc counter) content(field string, v any) error {
 	return invalid(field, "must be a string or an array of content parts")
 }
 
-func (cc counter) part(field string, p any) error {
-	part, ok := p.(map[string]any)
-	if !ok {
-		// A bare string in the array is taken as text.
-		if s, ok := p.(string); ok {
-			cc.c.Messages += cc.m.Encoding.CountString(s)
-			return nil
-		}
+func (cc counter) part(field string, part *jsonValue) error {
+	switch part.kind {
+	case jsonString: // a bare string in the array is taken as text
+		cc.c.Messages += cc.m.Encoding.Count(part.text)
+		return nil
+	case jsonObject:
+	default:
 		return invalid(field, "must be an object")
 	}
-	typ, _ := part["type"].(string)
-	switch typ {
+	typ, _ := part.get("type").str()
+	switch string(typ) {
 	case "text", "input_text":
-		cc.c.Messages += cc.strings(part["text"])
+		cc.c.Messages += cc.strings(orNull(part.get("text")))
 	case "refusal":
-		cc.c.Messages += cc.strings(part["refusal"])
+		cc.c.Messages += cc.strings(orNull(part.get("refusal")))
 	case "image_url", "input_image":
 		return cc.image(field, part)
 	case "input_audio", "file", "input_file":
 		cc.c.Estimated = true
 	default:
 		// Unknown part: count its strings other than the type.
-		for k, v := range part {
-			if k != "type" {
+		_ = part.members(func(key []byte, v *jsonValue) error {
+			if string(key) != "type" {
 				cc.c.Messages += cc.strings(v)
 			}
-		}
+			return nil
+		})
 		cc.c.Estimated = true
 	}
 	return nil
 }
 
-func (cc counter) image(field string, part map[string]any) error {
-	var url, detail string
-	switch iu := part["image_url"].(type) {
-	case string:
-		url = iu
-	case map[string]any:
-		url, _ = iu["url"].(string)
-		detail, _ = iu["detail"].(string)
+var jsonNullValue = &jsonValue{kind: jsonNull}
+
+func orNull(v *jsonValue) *jsonValue {
+	if v == nil {
+		return jsonNullValue
+	}
+	return v
+}
+
+func (cc counter) image(field string, part *jsonValue) error {
+	var url, detail []byte
+	switch iu := part.get("image_url"); {
+	case iu != nil && iu.kind == jsonString:
+		url = iu.text
+	case iu != nil && iu.kind == jsonObject:
+		url, _ = iu.get("url").str()
+		detail, _ = iu.get("detail").str()
 	default:
 		return invalid(field+".image_url", "must be an object with a url")
 	}
-	if d, ok := part["detail"].(string); ok && detail == "" {
+	if d, ok := part.get("detail").str(); ok && len(detail) == 0 {
 		detail = d
 	}
-	if url == "" {
+	if len(url) == 0 {
 		return invalid(field+".image_url.url", "is required")
 	}
 	w, h, ok := 0, 0, false
-	if strings.HasPrefix(url, "data:") {
+	if bytes.HasPrefix(url, []byte("data:")) {
 		w, h, ok = dataURLImageSize(url)
 	}
 	if !ok {
 		w, h = RemoteImageWidth, RemoteImageHeight
-		if detail != "low" || cc.m.Images.Patches {
+		if string(detail) != "low" || cc.m.Images.Patches {
 			cc.c.Estimated = true
 		}
 	}
-	cc.c.Images += cc.m.Images.imageTokens(w, h, detail)
+	cc.c.Images += cc.m.Images.imageTokens(w, h, string(detail))
 	return nil
 }
 
 // toolDefs counts tool definitions by the cookbook's num_tokens_for_tools.
 // wrapped is true for tools ({"type":"function","function":{...}}) and false
 // for the older functions array, whose entries are the function itself.
-func (cc counter) toolDefs(field string, defs []map[string]any, wrapped bool) (int, error) {
+func (cc counter) toolDefs(field string, defs []*jsonValue, wrapped bool) (int, error) {
 	if len(defs) == 0 {
 		return 0, nil
 	}
 	tc, enc := cc.m.Tools, cc.m.Encoding
 	n := 0
 	for i, def := range defs {
+		if def.kind != jsonObject {
+			return 0, invalid(fmt.Sprintf("%s[%d]", field, i), "must be an object")
+		}
 		fn := def
 		if wrapped {
-			f, ok := def["function"].(map[string]any)
-			if !ok {
+			fn = def.get("function")
+			if fn == nil || fn.kind != jsonObject {
 				// Not a function tool (e.g. a built-in tool): count its strings.
 				n += cc.strings(def)
 				continue
 			}
-			fn = f
 		}
-		name, ok := fn["name"].(string)
+		name, ok := fn.get("name").str()
 		if !ok {
 			return 0, invalid(fmt.Sprintf("%s[%d].name", field, i), "must be a string")
 		}
-		desc, _ := fn["description"].(string)
-		n += tc.FuncInit + enc.CountString(name+":"+strings.TrimSuffix(desc, "."))
-		params, _ := fn["parameters"].(map[string]any)
-		props, _ := params["properties"].(map[string]any)
-		if len(props) == 0 {
+		desc, _ := fn.get("description").str()
+		n += tc.FuncInit + enc.CountString(string(name)+":"+strings.TrimSuffix(string(desc), "."))
+		props := fn.get("parameters").get("properties")
+		if props == nil || props.kind != jsonObject || len(props.keys) == 0 {
 			continue
 		}
 		n += tc.PropInit
-		for key, pv := range props {
+		_ = props.members(func(key []byte, prop *jsonValue) error {
 			n += tc.PropKey
-			prop, _ := pv.(map[string]any)
-			if enum, ok := prop["enum"].([]any); ok {
+			if enum := prop.get("enum"); enum != nil && enum.kind == jsonArray {
 				n += tc.EnumInit
-				for _, item := range enum {
+				for _, item := range enum.items {
 					n += tc.EnumItem + enc.CountString(scalarText(item))
 				}
 			}
-			pdesc, _ := prop["description"].(string)
-			n += enc.CountString(key + ":" + scalarText(prop["type"]) + ":" + strings.TrimSuffix(pdesc, "."))
-		}
+			pdesc, _ := prop.get("description").str()
+			n += enc.CountString(string(key) + ":" + scalarText(prop.get("type")) + ":" + strings.TrimSuffix(string(pdesc), "."))
+			return nil
+		})
 	}
 	return n + tc.FuncEnd, nil
 }
 
 // scalarText is the text of a JSON value as the cookbook would format it: a
 // string as itself, anything else as its JSON.
-func scalarText(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case nil:
+func scalarText(v *jsonValue) string {
+	if v == nil {
 		return ""
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	switch v.kind {
+	case jsonNull:
 		return ""
+	case jsonString, jsonNumber:
+		return string(v.text)
+	case jsonBool:
+		if len(v.text) > 0 {
+			return "true"
+		}
+		return "false"
 	}
+	b, _ := json.Marshal(v.toAny())
 	return string(b)
 }

@@ -241,7 +241,7 @@ func TestDataURLImageSize(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w, h, ok := dataURLImageSize(tc.url)
+			w, h, ok := dataURLImageSize([]byte(tc.url))
 			if w != tc.w || h != tc.h || ok != tc.ok {
 				t.Errorf("dataURLImageSize = %d, %d, %v; want %d, %d, %v", w, h, ok, tc.w, tc.h, tc.ok)
 			}

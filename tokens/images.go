@@ -2,11 +2,11 @@ package tokens
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"io"
 	"math"
-	"strings"
 )
 
 // Remote images are not fetched: their size is unknown when the request
@@ -78,16 +78,16 @@ func (c ImageCosts) patchTokens(w, h int) int {
 // JPEG, GIF or WebP image from its header, decoding only as much base64 as
 // the header needs (for JPEG, up to its frame header, skipping other
 // segments). ok is false for anything else or a damaged header.
-func dataURLImageSize(url string) (w, h int, ok bool) {
-	rest, found := strings.CutPrefix(url, "data:")
+func dataURLImageSize(url []byte) (w, h int, ok bool) {
+	rest, found := bytes.CutPrefix(url, []byte("data:"))
 	if !found {
 		return 0, 0, false
 	}
-	meta, data, found := strings.Cut(rest, ",")
-	if !found || !strings.HasSuffix(meta, ";base64") {
+	meta, data, found := bytes.Cut(rest, []byte(","))
+	if !found || !bytes.HasSuffix(meta, []byte(";base64")) {
 		return 0, 0, false
 	}
-	r := bufio.NewReaderSize(base64.NewDecoder(base64.StdEncoding, strings.NewReader(data)), 512)
+	r := bufio.NewReaderSize(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data)), 512)
 	head, err := r.Peek(30)
 	if err != nil && len(head) < 10 {
 		return 0, 0, false
