@@ -2,14 +2,17 @@ package xds
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -644,4 +647,65 @@ func oneBackendConfig(t *testing.T) *config.Config {
 	cfg := mixedConfig(t, 1)
 	cfg.Retry.Attempts = 3
 	return cfg
+}
+
+// TestEnvoyAcceptsGeneratedConfig asks the real Envoy (envoy --mode
+// validate, no sockets opened) whether it accepts the generated resources,
+// laid out as static resources beside the bootstrap, the route table inlined.
+// Skipped where no envoy binary is on PATH (make envoy installs it).
+func TestEnvoyAcceptsGeneratedConfig(t *testing.T) {
+	envoy, err := exec.LookPath("envoy")
+	if err != nil {
+		t.Skip("no envoy on PATH")
+	}
+	cfgs := map[string]*config.Config{
+		"example":   loadExample(t),
+		"mixed tls": mixedConfig(t, 0),
+	}
+	for name, cfg := range cfgs {
+		t.Run(name, func(t *testing.T) {
+			res, err := Generate(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Bootstrap(BootstrapOptions{NodeID: cfg.Control.NodeID, Control: cfg.Control.GRPCListen, Admin: "127.0.0.1:9901"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc := res.Routes[0].(*routev3.RouteConfiguration)
+			for _, r := range res.Listeners {
+				l := proto.Clone(r).(*listenerv3.Listener)
+				for _, fc := range l.GetFilterChains() {
+					for _, f := range fc.GetFilters() {
+						var hcm hcmv3.HttpConnectionManager
+						if f.GetTypedConfig().MessageIs(&hcm) {
+							if err := f.GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+								t.Fatal(err)
+							}
+							hcm.RouteSpecifier = &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: rc}
+							f.ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(&hcm)}
+						}
+					}
+				}
+				b.StaticResources.Listeners = append(b.StaticResources.Listeners, l)
+			}
+			for _, r := range res.Clusters {
+				b.StaticResources.Clusters = append(b.StaticResources.Clusters, r.(*clusterv3.Cluster))
+			}
+			out, err := YAML(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "envoy.yaml")
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, envoy, "--mode", "validate", "-c", path, "--log-level", "error")
+			if log, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("envoy refuses the generated config: %v\n%s", err, log)
+			}
+		})
+	}
 }
