@@ -240,6 +240,41 @@ func TestLoad(t *testing.T) {
 			t.Errorf("model gpt-4o = %+v, want 3 backends", m)
 		}
 	})
+	t.Run("the compose example is the example on compose addresses", func(t *testing.T) {
+		plain, err := Load("../examples/gateway.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		compose, err := Load("../examples/gateway.compose.yaml")
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		want := map[string]string{
+			"gateway.listen": "0.0.0.0:10000", "control.grpc_listen": "0.0.0.0:18000", "control.admin_listen": "0.0.0.0:9464",
+		}
+		got := map[string]string{
+			"gateway.listen": compose.Gateway.Listen, "control.grpc_listen": compose.Control.GRPCListen, "control.admin_listen": compose.Control.AdminListen,
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("compose listeners = %v, want %v", got, want)
+		}
+		compose.Gateway.Listen, compose.Control.GRPCListen, compose.Control.AdminListen =
+			plain.Gateway.Listen, plain.Control.GRPCListen, plain.Control.AdminListen
+		for i := range compose.Models {
+			for j := range compose.Models[i].Backends {
+				b := &compose.Models[i].Backends[j]
+				if b.Endpoint != "http://sim:8081" {
+					t.Errorf("compose backend %s endpoint = %q, want http://sim:8081 (the sim service)", b.Name, b.Endpoint)
+				}
+				if i < len(plain.Models) && j < len(plain.Models[i].Backends) {
+					b.Endpoint = plain.Models[i].Backends[j].Endpoint
+				}
+			}
+		}
+		if !reflect.DeepEqual(compose, plain) {
+			t.Errorf("examples/gateway.compose.yaml differs from examples/gateway.yaml beyond addresses:\n%+v\n%+v", compose, plain)
+		}
+	})
 	t.Run("missing file", func(t *testing.T) {
 		_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
 		if !os.IsNotExist(err) {
