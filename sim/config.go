@@ -243,7 +243,7 @@ func (c *Config) Validate() error {
 			if d.TPM <= 0 {
 				bad(p+".tpm", "must be > 0 for a standard deployment")
 			}
-			if d.RPM <= 0 {
+			if d.RPM <= 0 && d.TPM > 0 {
 				bad(p+".rpm", "must be > 0 (default 6 per 1000 tpm)")
 			}
 			if d.CapacityTPM != 0 {
