@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/spillway-gw/spillway/sim"
+	"github.com/spillway-gw/spillway/tokens"
 )
 
 // simShutdownGrace is how long in-flight simulator requests get to finish on shutdown.
@@ -65,6 +67,30 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return srv.Serve(ctx, ln, simShutdownGrace)
 }
 
-// simPromptCounter is the simulator's prompt counter: nil selects the
-// simulator's documented approximation (sim.ApproxPromptTokens).
-func simPromptCounter() sim.PromptCounter { return nil }
+// simPromptCounter counts prompt tokens exactly, with package tokens (tiktoken's
+// encodings and OpenAI's chat rules), for the deployment's model. Models that
+// package does not know (and bodies it cannot count) make the simulator fall
+// back to its documented approximation, sim.ApproxPromptTokens.
+func simPromptCounter() sim.PromptCounter {
+	var models sync.Map // model name -> *tokens.Model, or error
+	return func(model string, body []byte) (int, error) {
+		v, ok := models.Load(model)
+		if !ok {
+			m, err := tokens.LookupModel(model)
+			if err != nil {
+				v, _ = models.LoadOrStore(model, err)
+			} else {
+				v, _ = models.LoadOrStore(model, m)
+			}
+		}
+		m, ok := v.(*tokens.Model)
+		if !ok {
+			return 0, v.(error)
+		}
+		c, err := tokens.CountChat(m, body)
+		if err != nil {
+			return 0, err
+		}
+		return c.Prompt, nil
+	}
+}
