@@ -39,9 +39,8 @@ func (m *Model) Choose(candidates []string, cost int) (Plan, bool) {
 	return m.chooseLocked(now, candidates, int64(max(0, cost)))
 }
 
-// choice is one listed candidate, kept small: sorting moves it.
+// choice is one listed candidate, kept small and free of pointers: sorting moves it.
 type choice struct {
-	b     *backend
 	score float64
 	prio  int32
 	idx   int32 // in candidates
@@ -63,7 +62,7 @@ func (m *Model) chooseLocked(now time.Time, candidates []string, cost int64) (Pl
 			h *= float64(b.spec.Weight)
 		}
 		prio := int32(max(math.MinInt32, min(math.MaxInt32, b.spec.Priority)))
-		cs = append(cs, choice{b: b, score: h, prio: prio, idx: int32(i), tpm: b.spec.Tier == TierTPM})
+		cs = append(cs, choice{score: h, prio: prio, idx: int32(i), tpm: b.spec.Tier == TierTPM})
 	}
 	if len(cs) == 0 {
 		return Plan{}, false
@@ -85,7 +84,7 @@ func (m *Model) chooseLocked(now time.Time, candidates []string, cost int64) (Pl
 		order[i] = candidates[c.idx]
 	}
 	r := &Reservation{m: m}
-	r.chargeLocked(now, order[0], cs[0].b, cost)
+	r.chargeLocked(now, order[0], m.backends[order[0]], cost)
 	return Plan{Order: order, Reservation: r}, true
 }
 
