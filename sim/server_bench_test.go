@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Benchmarks of small non-streaming requests. Run on one core with
@@ -57,6 +58,7 @@ func benchHandler(b *testing.B, h http.Handler, path string) {
 	w := &discardWriter{h: make(http.Header, 16)}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for b.Loop() {
 		rd.Reset(body)
 		r.Body = io.NopCloser(rd)
@@ -68,7 +70,17 @@ func benchHandler(b *testing.B, h http.Handler, path string) {
 			b.Fatalf("status %d", w.code)
 		}
 	}
+	reportThroughput(b, processCPU()-cpu0)
+}
+
+// reportThroughput reports requests per wall-clock second and, when cpu is
+// known, per CPU second used by the process (client and server together in
+// the loopback benchmarks).
+func reportThroughput(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "req/cpu-s")
+	}
 }
 
 func BenchmarkHandlerChatStandard(b *testing.B) {
@@ -97,6 +109,7 @@ func benchLoopback(b *testing.B, h http.Handler, path string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.SetParallelism(8) // 8 client goroutines per core keep the server busy
+	cpu0 := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest("POST", url, strings.NewReader(benchBody))
@@ -114,7 +127,7 @@ func benchLoopback(b *testing.B, h http.Handler, path string) {
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	reportThroughput(b, processCPU()-cpu0)
 }
 
 func BenchmarkLoopbackChatStandard(b *testing.B) {
