@@ -10,6 +10,7 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/spillway-gw/spillway/azure"
@@ -43,6 +44,9 @@ type Request struct {
 	Cost         int
 	// QueueWait is how long the request was held for a backend with room.
 	QueueWait time.Duration
+	// SpillReason says why a request served by a TPM backend left the PTU:
+	// throttled, server_error, reset (a failed attempt) or capacity.
+	SpillReason string
 	// Local is true when spillway answered without calling a backend.
 	Local    bool
 	Duration time.Duration
@@ -68,13 +72,17 @@ type routerPhase struct {
 	// routing), settled with the real usage when the stream ends.
 	model    *Model
 	res      *capacity.Reservation
+	flight   *flight
 	flightID string
+
+	span      trace.Span
+	firstByte time.Time // first response body chunk, for time to first token
 }
 
 func (p *routerPhase) handle(ctx context.Context, req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
 	switch r := req.Request.(type) {
 	case *extprocsvc.ProcessingRequest_RequestHeaders:
-		return p.requestHeaders(req, r.RequestHeaders)
+		return p.requestHeaders(ctx, req, r.RequestHeaders)
 	case *extprocsvc.ProcessingRequest_RequestBody:
 		return p.requestBody(ctx, req, r.RequestBody)
 	case *extprocsvc.ProcessingRequest_ResponseHeaders:
@@ -90,10 +98,11 @@ func (p *routerPhase) reject(e *azure.Error, extra ...[2]string) *extprocsvc.Pro
 	return localReply(e, extra...)
 }
 
-func (p *routerPhase) requestHeaders(req *extprocsvc.ProcessingRequest, hh *extprocsvc.HttpHeaders) *extprocsvc.ProcessingResponse {
+func (p *routerPhase) requestHeaders(ctx context.Context, req *extprocsvc.ProcessingRequest, hh *extprocsvc.HttpHeaders) *extprocsvc.ProcessingResponse {
 	p.start = time.Now()
 	h := headers(hh.GetHeaders().GetHeaders())
 	p.req.ID = h.get("x-request-id")
+	p.startSpan(ctx, h)
 
 	consumer, ok := p.t.consumer(clientKey(h))
 	if !ok {
@@ -157,6 +166,7 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 		return p.reject(azure.BadRequest("Missing required parameter: 'model'.", "model"))
 	}
 	p.req.Model, p.req.Stream = name, cr.Stream
+	p.span.SetName(operationName(p.target.op) + " " + name)
 	model := p.t.models[name]
 	if model == nil {
 		return p.reject(azure.DeploymentNotFound(name))
@@ -194,11 +204,10 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	md["cost"] = structpb.NewNumberValue(float64(p.req.Cost))
 	md["queue_wait_ms"] = structpb.NewNumberValue(float64(d.queueWait.Milliseconds()))
 	common := resp.GetRequestBody().Response
-	if d.res != nil {
-		p.res = d.res
-		p.flightID = p.s.flights.add(d.res)
-		common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader(flightHeader, p.flightID))
-	}
+	p.res = d.res
+	p.flight = &flight{res: d.res, span: p.span.SpanContext()}
+	p.flightID = p.s.flights.add(p.flight)
+	common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader(flightHeader, p.flightID))
 	if p.target.op == openai.ChatCompletions && cr.Stream && !cr.IncludeUsage && model.StreamUsage {
 		// Without usage a stream's cost is a guess; ask for it, and hide
 		// the extra event from this client (see responseBody).
@@ -316,6 +325,9 @@ func retryAfterFrom(h headers) string {
 }
 
 func (p *routerPhase) responseBody(req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
+	if p.firstByte.IsZero() {
+		p.firstByte = time.Now()
+	}
 	if p.isSSE {
 		out := p.sse.Write(b.Body)
 		p.req.Usage, p.req.UsageKnown = p.sse.Usage()
@@ -352,8 +364,11 @@ func (p *routerPhase) done() {
 			// Throttled, failed or abandoned: Azure charges nothing.
 			p.res.Release()
 		}
+	}
+	if p.flight != nil {
 		p.s.flights.remove(p.flightID)
 	}
+	p.endSpan()
 	p.s.observer.ObserveRequest(p.req)
 	p.s.log.Info("request",
 		slog.String("request_id", p.req.ID),
@@ -372,6 +387,7 @@ func (p *routerPhase) done() {
 		slog.Int("counted_prompt_tokens", p.req.PromptTokens),
 		slog.Int("cost", p.req.Cost),
 		slog.Duration("queue_wait", p.req.QueueWait),
+		slog.String("spill_reason", p.req.SpillReason),
 		slog.Duration("duration", p.req.Duration),
 	)
 }

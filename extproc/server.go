@@ -18,6 +18,7 @@ import (
 
 	"github.com/spillway-gw/spillway/azure"
 	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/telemetry"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -29,6 +30,7 @@ type Server struct {
 	log      *slog.Logger
 	observer Observer
 	capacity *capacity.Model // nil: static order only
+	tel      *telemetry.Telemetry
 	flights  flights
 }
 
@@ -40,6 +42,8 @@ type Options struct {
 	// Capacity is the capacity model used by routing: capacity; nil
 	// means every model routes in static order.
 	Capacity *capacity.Model
+	// Telemetry traces requests and attempts; nil traces nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Observer learns what happened to every attempt and every request. The
@@ -53,7 +57,7 @@ var _ extprocsvc.ExternalProcessorServer = (*Server)(nil)
 
 // NewServer returns a server routing with table t.
 func NewServer(t *Table, o Options) *Server {
-	s := &Server{log: o.Log, observer: o.Observer, capacity: o.Capacity, flights: flights{m: map[string]*capacity.Reservation{}}}
+	s := &Server{log: o.Log, observer: o.Observer, capacity: o.Capacity, tel: o.Telemetry, flights: flights{m: map[string]*flight{}}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -165,3 +165,15 @@ func (t *Table) Retain(prev *Table) {
 
 // Current returns the table in use.
 func (s *Server) Current() *Table { return s.table.Load() }
+
+func (m *Model) hasPTU() bool {
+	for _, b := range m.Order {
+		if b.Tier == config.PTU {
+			return true
+		}
+	}
+	return false
+}
+
+// Backend returns the backend named name, or nil.
+func (t *Table) Backend(name string) *Backend { return t.backends[name] }

@@ -7,12 +7,14 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/prototext"
 
 	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/telemetry"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -51,6 +53,8 @@ type upstreamPhase struct {
 	res *capacity.Reservation
 	// header of the response, kept when the body is needed to observe it.
 	header headers
+	flight *flight
+	span   trace.Span
 }
 
 func (p *upstreamPhase) handle(_ context.Context, req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
@@ -83,9 +87,13 @@ func (p *upstreamPhase) requestHeaders(req *extprocsvc.ProcessingRequest) *extpr
 		return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
 	}
 	p.attempt.Backend = b
-	if p.res = p.s.flights.get(h.get(flightHeader)); p.res != nil {
-		// Envoy moved on to this backend: so does the request's charge.
-		p.res.Move(b.Name)
+	if p.flight = p.s.flights.get(h.get(flightHeader)); p.flight != nil {
+		if p.res = p.flight.res; p.res != nil {
+			// Envoy moved on to this backend: so does the request's charge.
+			p.res.Move(b.Name)
+		}
+		parent := trace.ContextWithRemoteSpanContext(context.Background(), p.flight.span)
+		_, p.span = p.s.tel.StartAttempt(parent, p.attemptInfo())
 	}
 	if tgt, ok := parsePath(h.get(":path")); ok {
 		m.set(":path", upstreamPath(b, tgt.opPath))
@@ -155,11 +163,29 @@ func (p *upstreamPhase) observe(body []byte) {
 	p.report()
 }
 
+func (p *upstreamPhase) attemptInfo() telemetry.AttemptInfo {
+	return telemetry.AttemptInfo{
+		Backend: p.attempt.Backend.Name,
+		Tier:    string(p.attempt.Backend.Tier),
+		Model:   p.attempt.Backend.Model,
+		Number:  p.attempt.Number,
+		Status:  p.attempt.Status,
+	}
+}
+
 func (p *upstreamPhase) report() {
 	if p.reported || p.attempt.Backend == nil {
 		return
 	}
 	p.reported = true
+	if p.flight != nil {
+		if r := telemetry.SpillReason(p.attempt.Status); r != "" {
+			p.flight.setSpillReason(r)
+		}
+		a := p.attemptInfo()
+		a.RetryAfter = retryAfterOf(p.header)
+		telemetry.EndAttempt(p.span, a)
+	}
 	p.s.observer.ObserveAttempt(p.attempt)
 	p.s.log.Debug("attempt",
 		slog.String("request_id", p.attempt.RequestID),

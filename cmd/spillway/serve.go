@@ -21,6 +21,8 @@ import (
 	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/extproc"
 	"github.com/spillway-gw/spillway/reload"
+	"github.com/spillway-gw/spillway/telemetry"
+	"github.com/spillway-gw/spillway/telemetry/extproctel"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -50,9 +52,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s: %w", *path, err)
 	}
 
+	tel, err := telemetry.New(ctx, telemetry.Options{ServiceName: "spillway", Logger: log})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(ctx)
+	}()
+
 	// The capacity model outlives reloads; each table sets its options and backends.
 	capModel := capacity.New(capacity.SystemClock{}, capacity.Options{})
-	ext := extproc.NewServer(table, extproc.Options{Log: log, Capacity: capModel})
+	ext := extproc.NewServer(table, extproc.Options{
+		Log:       log,
+		Capacity:  capModel,
+		Telemetry: tel,
+		Observer:  extproctel.ObserverFor(tel, nil),
+	})
+	tel.RegisterBackendState(func() []telemetry.BackendGauge { return backendGauges(capModel, ext.Current()) })
 	xdsServer := xds.NewServer(ctx, cfg.Control.NodeID, log)
 	version, err := xdsServer.Update(ctx, cfg)
 	if err != nil {
@@ -75,14 +93,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		grpcLn.Close()
 		return fmt.Errorf("control.admin_listen: %w", err)
 	}
-	admin := &http.Server{Handler: adminMux(capModel), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: adminMux(capModel, tel), ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 3)
 	go func() { errc <- g.Serve(grpcLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
 	go func() {
 		errc <- reload.Watch(ctx, *path, *poll, func(ctx context.Context) {
-			applyReload(ctx, log, *path, dir, ext, xdsServer)
+			applyReload(ctx, log, tel, *path, dir, ext, xdsServer)
 		})
 	}()
 	log.Info("spillway serving",
@@ -114,15 +132,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // applyReload validates the changed file and, only if it is good, makes it
 // current: first the ext_proc table (a superset, so attempts Envoy already
 // sent to a removed backend are still rewritten), then Envoy's snapshot.
-func applyReload(ctx context.Context, log *slog.Logger, path, dir string, ext *extproc.Server, xdsServer *xds.Server) {
+func applyReload(ctx context.Context, log *slog.Logger, tel *telemetry.Telemetry, path, dir string, ext *extproc.Server, xdsServer *xds.Server) {
 	cfg, err := config.Load(path)
 	if err != nil {
+		tel.RecordReload(ctx, telemetry.ReloadRejected)
 		log.Error("config reload rejected; the last good config keeps serving",
 			slog.String("file", path), slog.Any("problems", problemList(err)))
 		return
 	}
 	table, err := extproc.NewTable(cfg, dir)
 	if err != nil {
+		tel.RecordReload(ctx, telemetry.ReloadRejected)
 		log.Error("config reload rejected; the last good config keeps serving", slog.String("file", path), slog.String("error", err.Error()))
 		return
 	}
@@ -130,14 +150,38 @@ func applyReload(ctx context.Context, log *slog.Logger, path, dir string, ext *e
 	ext.SetTable(table)
 	version, err := xdsServer.Update(ctx, cfg)
 	if err != nil {
+		tel.RecordReload(ctx, telemetry.ReloadRejected)
 		log.Error("config reload: envoy config not generated; envoy keeps the last good one", slog.String("error", err.Error()))
 		return
 	}
+	tel.RecordReload(ctx, telemetry.ReloadApplied)
 	log.Info("config reloaded", slog.String("file", path), slog.String("version", version))
 }
 
-func adminMux(capModel *capacity.Model) *http.ServeMux {
+// backendGauges is the capacity model's view of every backend, for metrics.
+func backendGauges(m *capacity.Model, t *extproc.Table) []telemetry.BackendGauge {
+	states := m.States()
+	out := make([]telemetry.BackendGauge, 0, len(states))
+	now := time.Now()
+	for _, st := range states {
+		g := telemetry.BackendGauge{
+			Backend:         st.Name,
+			Tier:            string(st.Tier),
+			Utilization:     st.Utilization,
+			RemainingTokens: int64(st.RemainingTokens),
+			CoolingDown:     st.CooldownUntil.After(now),
+		}
+		if b := t.Backend(st.Name); b != nil {
+			g.Model = b.Model
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func adminMux(capModel *capacity.Model, tel *telemetry.Telemetry) *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", tel.MetricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
