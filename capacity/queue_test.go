@@ -283,3 +283,32 @@ func TestWaitConcurrentRealClock(t *testing.T) {
 		t.Errorf("%d still waiting", n)
 	}
 }
+
+func TestWaitWokenByReloadAndCorrection(t *testing.T) {
+	ctx := context.Background()
+	t.Run("reload adds room", func(t *testing.T) {
+		m, _ := newTestModel(t, Options{}, tpm("a", 1000, 0))
+		h := newWaitHarness(t, m)
+		held, _ := m.Choose([]string{"a"}, 1000)
+		res := h.start(ctx, "c", []string{"a", "b"}, 100)
+		h.waiting(1)
+		m.SetBackends([]BackendSpec{tpm("a", 1000, 0), tpm("b", 1000, 0)})
+		r := h.result("waiter", res)
+		if r.err != nil || r.plan.Order[0] != "b" {
+			t.Fatalf("Wait = %+v, %v", r.plan, r.err)
+		}
+		held.Reservation.Settle(1000)
+	})
+	t.Run("a correction frees room", func(t *testing.T) {
+		m, _ := newTestModel(t, Options{}, tpm("a", 1000, 0))
+		h := newWaitHarness(t, m)
+		held, _ := m.Choose([]string{"a"}, 1000)
+		res := h.start(ctx, "c", []string{"a"}, 100)
+		h.waiting(1)
+		// Azure charged 500 for it, not 1000 (another estimate rule).
+		held.Reservation.Observe(200, headers("x-ratelimit-remaining-tokens", "500"), nil)
+		if r := h.result("waiter", res); r.err != nil {
+			t.Fatal(r.err)
+		}
+	})
+}
