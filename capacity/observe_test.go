@@ -211,3 +211,35 @@ func TestReservationObserveAfterReload(t *testing.T) {
 	m.SetBackends(nil)
 	p.Reservation.Observe(429, nil, nil) // removed: ignored
 }
+
+// The issue's two end-to-end rules, at the model's level.
+func TestCooldownRules(t *testing.T) {
+	cands := []string{"p", "a"}
+	t.Run("after a PTU 429 requests go to the TPM until the cooldown ends, then back", func(t *testing.T) {
+		m, clk := newTestModel(t, Options{}, ptu("p", 100000), tpm("a", 100000, 0))
+		m.Observe("p", 429, headers("retry-after-ms", "80", "retry-after", "1"), nil)
+		for i := range 8 {
+			p, _ := m.Choose(cands, 100)
+			if p.Order[0] != "a" || len(p.Order) != 1 {
+				t.Fatalf("request %d during the cooldown: %v", i, p.Order)
+			}
+			p.Reservation.Settle(100)
+			clk.Advance(10 * time.Millisecond)
+		}
+		if p, _ := m.Choose(cands, 100); p.Order[0] != "p" {
+			t.Fatalf("after the cooldown: %v", p.Order)
+		}
+	})
+	t.Run("86400 s retry-after does not take a backend out for a day", func(t *testing.T) {
+		m, clk := newTestModel(t, Options{}, ptu("p", 100000), tpm("a", 100000, 0))
+		m.Observe("p", 429, headers("retry-after", "86400"), []byte(`{"error":{"message":"Please retry after 86400 seconds."}}`))
+		clk.Advance(DefaultMaxCooldown - time.Millisecond)
+		if p, _ := m.Choose(cands, 100); p.Order[0] != "a" {
+			t.Fatalf("before the clamp: %v", p.Order)
+		}
+		clk.Advance(time.Millisecond)
+		if p, _ := m.Choose(cands, 100); p.Order[0] != "p" {
+			t.Fatalf("after %v: %v", DefaultMaxCooldown, p.Order)
+		}
+	})
+}
