@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/otel/attribute"
@@ -65,8 +66,10 @@ type Options struct {
 }
 
 // Telemetry holds spillway's providers and instruments. Its methods are safe
-// for concurrent use. A nil *Telemetry records nothing, so code paths can
-// hold an optional one without checks.
+// for concurrent use. On a nil *Telemetry the Record* methods,
+// RegisterBackendState, Tracer, StartRequest, StartAttempt, Extract*,
+// InjectHeaders and Shutdown do nothing, so code paths can hold an optional
+// one without checks.
 type Telemetry struct {
 	log           *slog.Logger
 	recordContent bool
@@ -124,6 +127,13 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 
 	// Metrics: Prometheus pull always, OTLP push when configured.
 	reg := prometheus.NewRegistry()
+	if err := errors.Join(
+		reg.Register(collectors.NewGoCollector()),
+		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+	); err != nil {
+		_ = t.tp.Shutdown(ctx)
+		return nil, fmt.Errorf("telemetry: prometheus collectors: %w", err)
+	}
 	prom, err := promexporter.New(
 		promexporter.WithRegisterer(reg),
 		promexporter.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
@@ -187,7 +197,8 @@ func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.propag
 func (t *Telemetry) RecordsContent() bool { return t != nil && t.recordContent }
 
 // MetricsHandler serves every instrument in the Prometheus text format, from
-// a registry of its own (no Go runtime or process collectors).
+// a registry of its own, with the Go runtime's and the process's metrics
+// (go_*, process_*).
 func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
 
 // newResource describes this process: the defaults from Options first, then
