@@ -29,21 +29,26 @@ type Arrival struct {
 }
 
 // Plan returns the requests of a run: every arrival before duration at rate
-// requests per second, each with its size drawn from mix and its streaming
-// drawn with probability streamShare. The same arguments give the same plan,
-// and a shorter duration gives a prefix of a longer one.
+// requests per second, each streaming with probability streamShare. Sizes
+// are dealt from a shuffled deck of deckSize cards holding each size in
+// proportion to its weight, reshuffled when empty: every run of deckSize
+// requests has the mix's exact proportions, so the tokens offered over a
+// short window do not wander with the draw of a few large prompts. The same
+// arguments give the same plan, and a shorter duration gives a prefix of a
+// longer one.
 func Plan(seed uint64, arrivals Arrivals, rate float64, duration time.Duration, mix []Size, streamShare float64) []Arrival {
 	if rate <= 0 || duration <= 0 || len(mix) == 0 {
 		return nil
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5350494c4c574159)) // "SPILLWAY"
-	var total float64
-	for _, s := range mix {
-		total += s.Weight
+	deck := newDeck(mix)
+	if len(deck) == 0 {
+		return nil
 	}
 	mean := float64(time.Second) / rate
 	var plan []Arrival
 	at := time.Duration(0)
+	next := len(deck)
 	for seq := 0; ; seq++ {
 		if arrivals == Fixed {
 			at = time.Duration(float64(seq) * mean)
@@ -53,17 +58,53 @@ func Plan(seed uint64, arrivals Arrivals, rate float64, duration time.Duration, 
 		if at >= duration {
 			return plan
 		}
-		// Both draws are made whatever the mix, so a plan's times do not
-		// depend on its sizes.
-		pick, stream := rng.Float64()*total, rng.Float64() < streamShare
-		size := len(mix) - 1
-		for i, s := range mix {
-			if pick < s.Weight {
-				size = i
-				break
-			}
-			pick -= s.Weight
+		if next == len(deck) {
+			rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
+			next = 0
 		}
-		plan = append(plan, Arrival{Seq: seq, At: at, Size: size, Stream: stream})
+		size := deck[next]
+		next++
+		plan = append(plan, Arrival{Seq: seq, At: at, Size: size, Stream: rng.Float64() < streamShare})
 	}
+}
+
+// deckSize is the number of cards sizes are dealt from.
+const deckSize = 100
+
+// newDeck returns deckSize size indexes, each size's count proportional to
+// its weight (largest remainders round), in mix order.
+func newDeck(mix []Size) []int {
+	var total float64
+	for _, s := range mix {
+		total += max(s.Weight, 0)
+	}
+	if total <= 0 {
+		return nil
+	}
+	counts := make([]int, len(mix))
+	rem := make([]float64, len(mix))
+	dealt := 0
+	for i, s := range mix {
+		exact := max(s.Weight, 0) / total * deckSize
+		counts[i] = int(exact)
+		rem[i] = exact - float64(counts[i])
+		dealt += counts[i]
+	}
+	for ; dealt < deckSize; dealt++ {
+		best := 0
+		for i := range rem {
+			if rem[i] > rem[best] {
+				best = i
+			}
+		}
+		counts[best]++
+		rem[best] = -1
+	}
+	deck := make([]int, 0, deckSize)
+	for i, n := range counts {
+		for range n {
+			deck = append(deck, i)
+		}
+	}
+	return deck
 }

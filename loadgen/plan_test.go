@@ -49,8 +49,20 @@ func TestPlan(t *testing.T) {
 		if sizes[2] != 0 {
 			t.Errorf("a size of weight 0 was drawn %d times", sizes[2])
 		}
-		if share := float64(sizes[0]) / float64(len(p)); math.Abs(share-0.75) > 0.02 {
+		if share := float64(sizes[0]) / float64(len(p)); math.Abs(share-0.75) > 0.01 {
 			t.Errorf("size a drawn %.3f of the time, want 0.75", share)
+		}
+		// Every full deck has the exact proportions.
+		for d := 0; d+deckSize <= len(p); d += deckSize {
+			n := 0
+			for _, a := range p[d : d+deckSize] {
+				if a.Size == 0 {
+					n++
+				}
+			}
+			if n != 75 {
+				t.Fatalf("requests %d..%d: %d of size a, want 75", d, d+deckSize-1, n)
+			}
 		}
 		if share := float64(streams) / float64(len(p)); math.Abs(share-0.3) > 0.02 {
 			t.Errorf("streams %.3f of the time, want 0.3", share)
@@ -71,11 +83,33 @@ func TestPlan(t *testing.T) {
 		}
 	})
 
+	t.Run("deck proportions, largest remainders", func(t *testing.T) {
+		thirds := []Size{{Weight: 1}, {Weight: 1}, {Weight: 1}}
+		for _, c := range []struct {
+			name string
+			mix  []Size
+			want []int
+		}{
+			{"3:1:0", mix, []int{75, 25, 0}},
+			{"thirds", thirds, []int{34, 33, 33}},
+			{"negative weight counts as 0", []Size{{Weight: 1}, {Weight: -1}}, []int{100, 0}},
+		} {
+			got := make([]int, len(c.mix))
+			for _, i := range newDeck(c.mix) {
+				got[i]++
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("%s: deck counts %v, want %v", c.name, got, c.want)
+			}
+		}
+	})
+
 	t.Run("nothing to plan", func(t *testing.T) {
 		for name, p := range map[string][]Arrival{
 			"rate 0":     Plan(1, Poisson, 0, time.Second, mix, 0),
 			"duration 0": Plan(1, Poisson, 10, 0, mix, 0),
 			"empty mix":  Plan(1, Poisson, 10, time.Second, nil, 0),
+			"no weight":  Plan(1, Poisson, 10, time.Second, []Size{{Weight: 0}}, 0),
 		} {
 			if len(p) != 0 {
 				t.Errorf("%s: %d arrivals, want none", name, len(p))

@@ -7,7 +7,7 @@ import (
 )
 
 // Size is one class of request in a mix: a prompt of Words words and a
-// completion bounded by MaxTokens, drawn with probability Weight / sum.
+// completion bounded by MaxTokens, a share Weight / sum of the requests.
 type Size struct {
 	Name      string  `json:"name"`
 	Words     int     `json:"words"`

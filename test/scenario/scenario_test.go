@@ -205,33 +205,41 @@ func expectedMin(lo, hi, cut int) float64 {
 
 // Result is one JSON line: one mode at one load (docs/scenario.md).
 type Result struct {
-	Mode            string         `json:"mode"`
-	Load            float64        `json:"load"`
-	RateRPS         float64        `json:"rate_rps"`
-	Requests        int            `json:"requests"`
-	Client2xx       int            `json:"client_2xx"`
-	Client429       int            `json:"client_429"`
-	Client5xx       int            `json:"client_5xx"`
-	ClientOther     int            `json:"client_other"`
-	UpstreamAttempt int64          `json:"upstream_attempts"`
-	Upstream429     int64          `json:"upstream_429"`
-	Upstream429Pct  float64        `json:"upstream_429_pct"`
-	PTUTokens       int64          `json:"ptu_tokens"`
-	PTUCapacity     float64        `json:"ptu_capacity_tokens"`
-	PTUUtilization  float64        `json:"ptu_utilization"`
-	OfferedTokens   int64          `json:"offered_tokens"`
-	SpilledTokens   int64          `json:"spilled_tokens"`
-	MinSpilled      int64          `json:"min_spilled_tokens"`
-	SpillRatio      float64        `json:"spill_ratio"`
-	P50Ms           float64        `json:"p50_ms"`
-	P99Ms           float64        `json:"p99_ms"`
-	BaseP50Ms       float64        `json:"baseline_p50_ms"`
-	BaseP99Ms       float64        `json:"baseline_p99_ms"`
-	P50AddedMs      float64        `json:"p50_added_ms"`
-	P99AddedMs      float64        `json:"p99_added_ms"`
-	TTFBP50Ms       float64        `json:"ttfb_p50_ms"`
-	BaseTTFBP50Ms   float64        `json:"baseline_ttfb_p50_ms"`
-	ByBackend       map[string]int `json:"by_backend"`
+	Mode            string  `json:"mode"`
+	Load            float64 `json:"load"`
+	RateRPS         float64 `json:"rate_rps"`
+	Requests        int     `json:"requests"`
+	Client2xx       int     `json:"client_2xx"`
+	Client429       int     `json:"client_429"`
+	Client5xx       int     `json:"client_5xx"`
+	ClientOther     int     `json:"client_other"`
+	UpstreamAttempt int64   `json:"upstream_attempts"`
+	Upstream429     int64   `json:"upstream_429"`
+	Upstream429Pct  float64 `json:"upstream_429_pct"`
+	PTUTokens       int64   `json:"ptu_tokens"`
+	PTUCapacity     float64 `json:"ptu_capacity_tokens"`
+	PTUUtilization  float64 `json:"ptu_utilization"`
+	// PTUBucketStart and PTUBucketEnd are the PTU's utilization (bucket
+	// level / capacity) at the window's edges: a bucket fuller at the end
+	// than at the start let ptu_utilization read above what was drained.
+	PTUBucketStart float64 `json:"ptu_bucket_start"`
+	PTUBucketEnd   float64 `json:"ptu_bucket_end"`
+	// OfferedLoad is offered_tokens / ptu_capacity_tokens: the load the
+	// window actually offered (Poisson arrivals vary around load).
+	OfferedLoad   float64        `json:"offered_load"`
+	OfferedTokens int64          `json:"offered_tokens"`
+	SpilledTokens int64          `json:"spilled_tokens"`
+	MinSpilled    int64          `json:"min_spilled_tokens"`
+	SpillRatio    float64        `json:"spill_ratio"`
+	P50Ms         float64        `json:"p50_ms"`
+	P99Ms         float64        `json:"p99_ms"`
+	BaseP50Ms     float64        `json:"baseline_p50_ms"`
+	BaseP99Ms     float64        `json:"baseline_p99_ms"`
+	P50AddedMs    float64        `json:"p50_added_ms"`
+	P99AddedMs    float64        `json:"p99_added_ms"`
+	TTFBP50Ms     float64        `json:"ttfb_p50_ms"`
+	BaseTTFBP50Ms float64        `json:"baseline_ttfb_p50_ms"`
+	ByBackend     map[string]int `json:"by_backend"`
 	// SendLagP99Ms is how late the load generator sent its requests
 	// (p99 of actual - planned send time): more than a few ms means the
 	// machine could not keep the offered rate.
@@ -350,6 +358,9 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 		r.Upstream429Pct = round(100*float64(r.Upstream429)/float64(r.UpstreamAttempt), 2)
 	}
 	r.PTUUtilization = round(float64(r.PTUTokens)/r.PTUCapacity, 3)
+	r.PTUBucketStart = round(before.Deployments[deploymentPTU].Utilization, 3)
+	r.PTUBucketEnd = round(after.Deployments[deploymentPTU].Utilization, 3)
+	r.OfferedLoad = round(offered/r.PTUCapacity, 3)
 	r.OfferedTokens = int64(offered)
 	r.MinSpilled = int64(math.Max(0, offered-r.PTUCapacity))
 	if r.MinSpilled > 0 {
