@@ -267,13 +267,16 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 		c.fail(azure.BadRequest("Unrecognized request argument supplied: stream_options", "stream_options"))
 		return
 	}
-	prompt := approxChatTokens(&req)
+	prompt := int64(-1)
 	if s.count != nil {
-		if n, err := s.count(d.cfg.Model, body); err == nil {
+		if n, err := s.count(d.cfg.Model, body); err == nil && n >= 0 {
 			prompt = int64(n)
 		} else {
 			s.log.Debug("prompt counter failed; using the approximation", slog.String("deployment", d.cfg.Name), slog.Any("error", err))
 		}
+	}
+	if prompt < 0 {
+		prompt = approxChatTokens(&req)
 	}
 	if requested := prompt + req.maxTokens; requested > d.cfg.ContextWindow {
 		c.fail(azure.ContextLengthExceeded(int(d.cfg.ContextWindow), int(requested)))

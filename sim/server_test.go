@@ -818,6 +818,7 @@ func TestPromptCounterInjection(t *testing.T) {
 			return 1234, nil
 		}, 1234},
 		{"failing counter falls back to the approximation", func(string, []byte) (int, error) { return 0, errors.New("boom") }, 9},
+		{"negative count falls back to the approximation", func(string, []byte) (int, error) { return -1, nil }, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
