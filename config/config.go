@@ -33,6 +33,31 @@ type Config struct {
 	Routing Routing `yaml:"routing"`
 	// Capacity tunes the capacity model (routing: capacity).
 	Capacity Capacity `yaml:"capacity"`
+	// Tracing configures Envoy's spans; spillway's own spans and metrics
+	// follow the standard OTEL_* environment variables.
+	Tracing Tracing `yaml:"tracing"`
+}
+
+// Tracing configures Envoy's OpenTelemetry tracer.
+type Tracing struct {
+	// OTLPGRPC is the host:port of an OTLP/gRPC collector Envoy sends its
+	// spans to. Empty: Envoy does not trace (spillway still joins the
+	// client's traceparent).
+	OTLPGRPC string `yaml:"otlp_grpc"`
+	// SamplingPercent of requests Envoy starts a trace for when the client
+	// sent none. Default 100.
+	SamplingPercent *float64 `yaml:"sampling_percent"`
+	// RecordContent puts prompt and completion text on spillway's spans.
+	// Off by default: prompts are often confidential.
+	RecordContent bool `yaml:"record_content"`
+}
+
+// Sampling returns the sampling percentage, 100 when unset.
+func (t Tracing) Sampling() float64 {
+	if t.SamplingPercent == nil {
+		return 100
+	}
+	return *t.SamplingPercent
 }
 
 // Routing is a backend selection mode.

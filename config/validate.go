@@ -72,6 +72,10 @@ func (c *Config) Validate(dir string) error {
 	if mt := c.Control.MessageTimeout.D(); mt > 0 && c.Capacity.MaxWait.D() >= mt {
 		v.add("capacity.max_wait", "must be shorter than control.message_timeout (%v): Envoy gives up on spillway after that", c.Control.MessageTimeout.D())
 	}
+	v.hostPort("tracing.otlp_grpc", c.Tracing.OTLPGRPC, false)
+	if sp := c.Tracing.Sampling(); sp < 0 || sp > 100 {
+		v.add("tracing.sampling_percent", "must be between 0 and 100")
+	}
 	c.validateConsumers(v, dir)
 	c.validateModels(v, dir)
 	c.validateRetry(v)

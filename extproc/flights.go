@@ -10,10 +10,6 @@ import (
 	"github.com/spillway-gw/spillway/capacity"
 )
 
-// flightHeader carries a request's flight id from the router phase to the
-// upstream phase of each of its attempts (and is removed before the backend).
-const flightHeader = "x-spillway-flight"
-
 // flight is what the attempts of one request share with its router phase:
 // the reservation to move (capacity routing), the request's span to hang
 // attempt spans under, and why the request left a backend.
@@ -37,20 +33,27 @@ func (f *flight) reason() string {
 	return f.spillReason
 }
 
-// flights are the requests in flight, by flight id. The id is spillway's
-// own, not x-request-id, which clients may reuse.
+// flights are the requests in flight, by x-request-id: the one header every
+// attempt carries unchanged. (Envoy's upstream filters mutate the request's
+// own header map, so a header spillway removed before attempt 1 reached its
+// backend would be gone for attempt 2 as well.)
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight
 }
 
-func (fs *flights) add(f *flight) string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
+// add registers f under id and returns id, or, when a request with the same
+// id is in flight (a client reusing its x-request-id), a fresh id the
+// caller must put on the request.
+func (fs *flights) add(id string, f *flight) string {
 	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for id == "" || fs.m[id] != nil {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
 	fs.m[id] = f
-	fs.mu.Unlock()
 	return id
 }
 

@@ -206,8 +206,10 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	common := resp.GetRequestBody().Response
 	p.res = d.res
 	p.flight = &flight{res: d.res, span: p.span.SpanContext()}
-	p.flightID = p.s.flights.add(p.flight)
-	common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader(flightHeader, p.flightID))
+	if p.flightID = p.s.flights.add(p.req.ID, p.flight); p.flightID != p.req.ID {
+		p.req.ID = p.flightID
+		common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader("x-request-id", p.flightID))
+	}
 	if p.target.op == openai.ChatCompletions && cr.Stream && !cr.IncludeUsage && model.StreamUsage {
 		// Without usage a stream's cost is a guess; ask for it, and hide
 		// the extra event from this client (see responseBody).

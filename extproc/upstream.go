@@ -87,7 +87,7 @@ func (p *upstreamPhase) requestHeaders(req *extprocsvc.ProcessingRequest) *extpr
 		return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
 	}
 	p.attempt.Backend = b
-	if p.flight = p.s.flights.get(h.get(flightHeader)); p.flight != nil {
+	if p.flight = p.s.flights.get(p.attempt.RequestID); p.flight != nil {
 		if p.res = p.flight.res; p.res != nil {
 			// Envoy moved on to this backend: so does the request's charge.
 			p.res.Move(b.Name)

@@ -64,6 +64,11 @@ func Generate(cfg *config.Config) (*Resources, error) {
 		Listeners: []types.Resource{l},
 		Routes:    []types.Resource{routeConfig(cfg)},
 	}
+	if c, err := tracingCluster(cfg); err != nil {
+		return nil, err
+	} else if c != nil {
+		res.Clusters = append(res.Clusters, c)
+	}
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
 		c, err := modelCluster(cfg, m)
@@ -194,6 +199,7 @@ func gatewayListener(cfg *config.Config) (*listenerv3.Listener, error) {
 		// The client sees the x-request-id that spillway's logs carry.
 		AlwaysSetRequestIdInResponse: true,
 		AccessLog:                    []*accesslogv3.AccessLog{accessLog()},
+		Tracing:                      tracing(cfg),
 	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,

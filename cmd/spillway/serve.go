@@ -52,7 +52,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%s: %w", *path, err)
 	}
 
-	tel, err := telemetry.New(ctx, telemetry.Options{ServiceName: "spillway", Logger: log})
+	tel, err := telemetry.New(ctx, telemetry.Options{ServiceName: "spillway", Logger: log, RecordContent: cfg.Tracing.RecordContent})
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
