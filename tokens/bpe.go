@@ -10,7 +10,7 @@ func (t *rankTable) bpeCount(piece []byte) int {
 	if len(piece) <= 1 {
 		return len(piece)
 	}
-	if t.lookup(piece) != noRank {
+	if t.isToken(piece) {
 		return 1
 	}
 	if len(piece) <= smallPiece {

@@ -70,16 +70,16 @@ func classOfSlow(r rune) uint8 {
 // guarantees it), so an undecodable byte cannot occur here; if one did, it
 // would be classed like U+FFFD (no bits), which is what it stands for.
 func classAt(s []byte, i int) (uint8, int) {
-	if i >= len(s) {
-		return 0, 0
-	}
-	if b := s[i]; b < utf8.RuneSelf {
-		return asciiClasses[b], 1
+	if i < len(s) && s[i] < utf8.RuneSelf {
+		return asciiClasses[s[i]], 1
 	}
 	return classAtSlow(s, i)
 }
 
 func classAtSlow(s []byte, i int) (uint8, int) {
+	if i >= len(s) {
+		return 0, 0
+	}
 	r, n := utf8.DecodeRune(s[i:])
 	if r < tableRunes {
 		return runeClasses[r], n

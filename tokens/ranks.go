@@ -85,7 +85,13 @@ func (t *rankTable) lookupPair(a, b byte) uint32 {
 }
 
 // lookup returns the rank of key, or noRank.
-func (t *rankTable) lookup(key []byte) uint32 {
+func (t *rankTable) lookup(key []byte) uint32 { return t.find(key, true) }
+
+// isToken reports whether piece is a token. Most pieces are, so it skips the
+// Bloom filter, which would only add a cache line to a hit.
+func (t *rankTable) isToken(piece []byte) bool { return t.find(piece, false) != noRank }
+
+func (t *rankTable) find(key []byte, filter bool) uint32 {
 	n := len(key)
 	if n == 2 {
 		return t.lookupPair(key[0], key[1])
@@ -95,7 +101,7 @@ func (t *rankTable) lookup(key []byte) uint32 {
 		k := pack8(key)
 		want := uint32(n) << 24
 		h := hashShort(k, n)
-		if b := bloomBits(h); t.bloom[h&(bloomWords-1)]&b != b {
+		if b := bloomBits(h); filter && t.bloom[h&(bloomWords-1)]&b != b {
 			return noRank
 		}
 		for i := h >> t.shift; ; i = (i + 1) & mask {
@@ -109,7 +115,7 @@ func (t *rankTable) lookup(key []byte) uint32 {
 		}
 	}
 	h := hashLong(key)
-	if b := bloomBits(h); t.bloom[h&(bloomWords-1)]&b != b {
+	if b := bloomBits(h); filter && t.bloom[h&(bloomWords-1)]&b != b {
 		return noRank
 	}
 	want, tag := uint32(n)<<24, h<<32
