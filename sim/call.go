@@ -299,6 +299,9 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 		return
 	}
 	tokens, finish := completionLength(&d.cfg.Completion, req.maxTokens, draw)
+	if phrase := d.cfg.CompletionFilterPhrase; phrase != "" && promptContains(&req, phrase) {
+		tokens, finish = filterCompletion(tokens)
+	}
 	text := newTextSource(draw)
 	now := s.clock.Now()
 	meta := responseMeta{id: chatID(draw), created: now.Unix(), modelJSON: d.modelJSON}
@@ -313,7 +316,7 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 	if req.stream {
 		st := &stream{
 			meta: meta, n: req.n, tokens: tokens, finish: finish, prompt: prompt, includeUsage: req.includeUsage,
-			text: text, clock: s.clock, firstToken: firstToken, perToken: perToken,
+			text: text, clock: s.clock, firstToken: firstToken, perToken: perToken, async: d.cfg.AsyncContentFilter,
 		}
 		if plan.terminal.kind == faultResetMidStream {
 			st.resetAfter = resetMidStreamEvents

@@ -22,8 +22,9 @@ var vocabulary = [...]string{
 
 // finish reasons.
 const (
-	finishStop   = "stop"
-	finishLength = "length"
+	finishStop          = "stop"
+	finishLength        = "length"
+	finishContentFilter = "content_filter"
 )
 
 // completionLength returns how many tokens one choice has and why it ended.
@@ -65,6 +66,24 @@ func (t textSource) appendText(b []byte, n int64) []byte {
 const contentFilterOK = `{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},` +
 	`"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}`
 
+// contentFilterHit is the verdict on a completion the output filter stopped.
+const contentFilterHit = `{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},` +
+	`"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}`
+
+// completionFilterResults returns the choice's content_filter_results for a finish reason.
+func completionFilterResults(finish string) string {
+	if finish == finishContentFilter {
+		return contentFilterHit
+	}
+	return contentFilterOK
+}
+
+// filterCompletion cuts a completion the output filter stops: half its
+// tokens (at least one) are produced, then finish_reason is content_filter.
+func filterCompletion(tokens int64) (int64, string) {
+	return max(1, tokens/2), finishContentFilter
+}
+
 const promptFilterResults = `[{"prompt_index":0,"content_filter_results":` + contentFilterOK + `}]`
 
 const systemFingerprint = `"fp_5f20662549"`
@@ -96,7 +115,7 @@ func appendChatCompletion(b []byte, m responseMeta, text textSource, n, tokens i
 			b = append(b, ',')
 		}
 		b = append(b, `{"content_filter_results":`...)
-		b = append(b, contentFilterOK...)
+		b = append(b, completionFilterResults(finish)...)
 		b = append(b, `,"finish_reason":"`...)
 		b = append(b, finish...)
 		b = append(b, `","index":`...)

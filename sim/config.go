@@ -106,6 +106,13 @@ type Deployment struct {
 
 	// ContentFilterPhrase, when set, makes any prompt containing it (case-insensitive) a 400 content_filter.
 	ContentFilterPhrase string `yaml:"content_filter_phrase"`
+	// CompletionFilterPhrase, when set, makes the output filter stop the
+	// completion of any prompt containing it: HTTP 200, finish_reason content_filter.
+	CompletionFilterPhrase string `yaml:"completion_filter_phrase"`
+	// AsyncContentFilter streams like Azure's asynchronous filter: content
+	// deltas without filter results, and annotation-only events with
+	// content_filter_results and content_filter_offsets.
+	AsyncContentFilter bool `yaml:"async_content_filter"`
 	// EmbeddingDimensions is the length of returned embedding vectors. Default 16.
 	EmbeddingDimensions int `yaml:"embedding_dimensions"`
 

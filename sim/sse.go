@@ -23,6 +23,12 @@ const resetMidStreamEvents = 3
 //  5. with stream_options.include_usage, a usage event with empty choices
 //     (other events then carry "usage":null);
 //  6. data: [DONE].
+//
+// With the asynchronous content filter, content deltas carry no filter
+// results; instead, annotation-only events (empty id and model, a choice with
+// content_filter_results and content_filter_offsets) follow every
+// asyncFilterEvery tokens of a choice, and a last one per choice follows the
+// finish events.
 type stream struct {
 	meta         responseMeta
 	n            int64
@@ -36,7 +42,14 @@ type stream struct {
 	firstToken time.Duration
 	perToken   time.Duration // 0 = no pacing
 	resetAfter int           // > 0: cut the connection after this many events
+	async      bool          // asynchronous content filter annotations
+
+	chars   []int64 // per choice: content characters sent
+	checked []int64 // per choice: characters covered by annotations so far
 }
+
+// asyncFilterEvery is how many tokens of a choice one asynchronous filter annotation covers.
+const asyncFilterEvery = 10
 
 // write sends the stream. It returns how many completion tokens (all choices)
 // reached the client, and errStreamReset, the context's error or a write error
@@ -79,6 +92,7 @@ func (s *stream) write(ctx context.Context, w http.ResponseWriter, hijack func()
 		return sent, err
 	}
 	start := s.clock.Now()
+	s.chars, s.checked = make([]int64, s.n), make([]int64, s.n)
 	for i := range s.n {
 		if err := emit(func(b []byte) []byte { return s.roleEvent(b, i) }); err != nil {
 			return sent, err
@@ -98,12 +112,27 @@ func (s *stream) write(ctx context.Context, w http.ResponseWriter, hijack func()
 			if err := emit(func(b []byte) []byte { return s.contentEvent(b, i, word) }); err != nil {
 				return sent, err
 			}
+			s.chars[i] += int64(len(word))
 			sent++
+		}
+		if s.async && (k+1)%asyncFilterEvery == 0 {
+			for i := range s.n {
+				if err := emit(func(b []byte) []byte { return s.annotationEvent(b, i) }); err != nil {
+					return sent, err
+				}
+			}
 		}
 	}
 	for i := range s.n {
 		if err := emit(func(b []byte) []byte { return s.finishEvent(b, i) }); err != nil {
 			return sent, err
+		}
+	}
+	if s.async {
+		for i := range s.n {
+			if err := emit(func(b []byte) []byte { return s.annotationEvent(b, i) }); err != nil {
+				return sent, err
+			}
 		}
 	}
 	if s.includeUsage {
@@ -153,9 +182,13 @@ func (s *stream) roleEvent(b []byte, i int64) []byte {
 
 func (s *stream) contentEvent(b []byte, i int64, word string) []byte {
 	b = s.chunkHead(b)
-	b = append(b, `{"content_filter_results":`...)
-	b = append(b, contentFilterOK...)
-	b = append(b, `,"delta":{"content":"`...)
+	if s.async {
+		b = append(b, `{"delta":{"content":"`...)
+	} else {
+		b = append(b, `{"content_filter_results":`...)
+		b = append(b, contentFilterOK...)
+		b = append(b, `,"delta":{"content":"`...)
+	}
 	b = append(b, word...)
 	b = append(b, `"},"finish_reason":null,"index":`...)
 	b = strconv.AppendInt(b, i, 10)
@@ -163,9 +196,33 @@ func (s *stream) contentEvent(b []byte, i int64, word string) []byte {
 	return s.chunkTail(b)
 }
 
+// annotationEvent is an asynchronous filter annotation for choice i: it covers
+// the characters of the choice's content sent since the previous annotation.
+func (s *stream) annotationEvent(b []byte, i int64) []byte {
+	b = append(b, `{"choices":[{"content_filter_offsets":{"check_offset":`...)
+	b = strconv.AppendInt(b, s.checked[i], 10)
+	b = append(b, `,"start_offset":`...)
+	b = strconv.AppendInt(b, s.checked[i], 10)
+	b = append(b, `,"end_offset":`...)
+	b = strconv.AppendInt(b, s.chars[i], 10)
+	b = append(b, `},"content_filter_results":`...)
+	b = append(b, completionFilterResults(s.finish)...)
+	b = append(b, `,"finish_reason":null,"index":`...)
+	b = strconv.AppendInt(b, i, 10)
+	b = append(b, `}],"created":0,"id":"","model":"","object":""}`...)
+	s.checked[i] = s.chars[i]
+	return b
+}
+
 func (s *stream) finishEvent(b []byte, i int64) []byte {
 	b = s.chunkHead(b)
-	b = append(b, `{"content_filter_results":{},"delta":{},"finish_reason":"`...)
+	b = append(b, `{"content_filter_results":`...)
+	if s.finish == finishContentFilter && !s.async {
+		b = append(b, contentFilterHit...)
+	} else {
+		b = append(b, `{}`...)
+	}
+	b = append(b, `,"delta":{},"finish_reason":"`...)
 	b = append(b, s.finish...)
 	b = append(b, `","index":`...)
 	b = strconv.AppendInt(b, i, 10)
