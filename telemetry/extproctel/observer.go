@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/extproc"
 	"github.com/spillway-gw/spillway/telemetry"
 )
@@ -40,6 +41,9 @@ type failedAttempt struct {
 	number int
 	s      telemetry.Spillover
 }
+
+// ptuTier is config.PTU's value, the tier a capacity spillover leaves.
+const ptuTier = string(config.PTU)
 
 // pendingMaxAge bounds how long a request's failed attempts wait for the
 // request to end (a request whose end was never reported is forgotten).
@@ -81,7 +85,8 @@ func (o *Observer) ObserveAttempt(a extproc.Attempt) {
 }
 
 // ObserveRequest records the request, its queue wait, and a spillover for
-// every failed attempt that another attempt followed.
+// every failed attempt that another attempt followed, or one with reason
+// capacity when the request says the capacity model sent it past the PTU.
 func (o *Observer) ObserveRequest(r extproc.Request) {
 	if o.next != nil {
 		o.next.ObserveRequest(r)
@@ -97,11 +102,17 @@ func (o *Observer) ObserveRequest(r extproc.Request) {
 			spills = spilled(p.attempts, r.Attempts)
 		}
 	}
+	if len(spills) == 0 && r.SpillReason == telemetry.SpillCapacity {
+		// The planner sent it past the PTU without trying it: no attempt
+		// says which PTU backend, so the spillover names only the tier.
+		spills = append(spills, telemetry.Spillover{Reason: telemetry.SpillCapacity, Tier: ptuTier, Model: r.Model})
+	}
 	for _, s := range spills {
 		o.tel.RecordSpillover(ctx, s)
 	}
 	info := requestInfo(r)
-	if len(spills) > 0 {
+	info.SpillReason = r.SpillReason
+	if len(spills) > 0 && info.SpillReason == "" {
 		info.SpillReason = spills[0].Reason
 	}
 	o.tel.RecordRequest(ctx, info)

@@ -120,6 +120,31 @@ func TestObserver(t *testing.T) {
 			},
 		},
 		{
+			name: "capacity: the planner sent it past the PTU",
+			events: []event{a(attempt("r1", tpm, 1, 200)), r(func() extproc.Request {
+				q := served("r1", tpm, 1)
+				q.SpillReason = "capacity"
+				return q
+			}())},
+			wants: []want{
+				{"spillway_spillovers_total", map[string]string{"spillway_spill_reason": "capacity", "spillway_tier": "ptu", "gen_ai_request_model": "gpt-4o"}, 1},
+				{"spillway_spillovers_total", nil, 1},
+				{"spillway_retries_total", nil, 0},
+			},
+		},
+		{
+			name: "throttled spill reported by the request too: counted once",
+			events: []event{a(attempt("r1", ptu, 1, 429)), a(attempt("r1", tpm, 2, 200)), r(func() extproc.Request {
+				q := served("r1", tpm, 2)
+				q.SpillReason = "throttled"
+				return q
+			}())},
+			wants: []want{
+				{"spillway_spillovers_total", map[string]string{"spillway_spill_reason": "throttled", "spillway_backend": "ptu-eastus"}, 1},
+				{"spillway_spillovers_total", nil, 1},
+			},
+		},
+		{
 			name:   "local reply",
 			events: []event{r(extproc.Request{ID: "r1", Status: 401, Local: true, Duration: time.Millisecond})},
 			wants: []want{
