@@ -203,6 +203,9 @@ func expectedMin(lo, hi, cut int) float64 {
 	return sum / float64(hi-lo+1)
 }
 
+// contendedLag is the send lag (p99) above which a step is marked contended.
+const contendedLag = 50
+
 // Result is one JSON line: one mode at one load (docs/scenario.md).
 type Result struct {
 	Mode            string  `json:"mode"`
@@ -244,6 +247,15 @@ type Result struct {
 	// (p99 of actual - planned send time): more than a few ms means the
 	// machine could not keep the offered rate.
 	SendLagP99Ms float64 `json:"send_lag_p99_ms"`
+	// Contended: send_lag_p99_ms over contendedLag. The load generator could
+	// not keep its own schedule, so the machine was saturated: latencies and
+	// burst-sensitive counts (429s) of this step reflect that.
+	Contended bool `json:"contended"`
+	// ClientPTUTokens and ClientSpilledTokens cross-check the ledger from
+	// the client's side: usage of the window's requests by the tier that
+	// served them (x-spillway-tier), whenever they completed.
+	ClientPTUTokens     int64 `json:"client_ptu_tokens"`
+	ClientSpilledTokens int64 `json:"client_spilled_tokens"`
 	// LoadAvg is the machine's 1-minute load average at the step's end.
 	LoadAvg string `json:"loadavg"`
 	// Other counts client_other by status or error.
@@ -320,6 +332,14 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 		if x.Backend != "" {
 			r.ByBackend[x.Backend]++
 		}
+		if x.OK() {
+			switch x.Tier {
+			case "ptu":
+				r.ClientPTUTokens += int64(x.TotalTokens)
+			case "tpm":
+				r.ClientSpilledTokens += int64(x.TotalTokens)
+			}
+		}
 		// What the request costs: its usage when served, else the mix's
 		// expectation for its size.
 		if x.OK() && x.UsageKnown {
@@ -339,6 +359,7 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 	r.P50AddedMs, r.P99AddedMs = round(q.P50-dq.P50, 1), round(q.P99-dq.P99, 1)
 	r.TTFBP50Ms, r.BaseTTFBP50Ms = loadgen.QuantilesOf(ttfb).P50, loadgen.QuantilesOf(dTTFB).P50
 	r.SendLagP99Ms = loadgen.QuantilesOf(lag).P99
+	r.Contended = r.SendLagP99Ms > contendedLag
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		r.LoadAvg = strings.Fields(string(b))[0]
 	}
