@@ -131,8 +131,8 @@ func (c *call) fail(e *azure.Error) {
 	if c.d.bucket != nil {
 		c.setStateHeaders(c.d.state(c.s.clock.Now()))
 	}
+	c.record(strconv.Itoa(e.Status)) // counted before the client can see it
 	e.Write(c.w)
-	c.record(strconv.Itoa(e.Status))
 }
 
 // readBody reads the request body within the size limit, answering 413 when it
@@ -140,10 +140,10 @@ func (c *call) fail(e *azure.Error) {
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, d *deployment) ([]byte, bool) {
 	limit := s.cfg.MaxBodyBytes
 	tooLarge := func() ([]byte, bool) {
-		azure.TooLarge(limit).Write(w)
 		if d != nil {
 			d.record("413")
 		}
+		azure.TooLarge(limit).Write(w)
 		return nil, false
 	}
 	if r.ContentLength > limit {
@@ -169,10 +169,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, d *deployment)
 		if err != nil {
 			*bp = buf[:0]
 			s.bufs.Put(bp)
-			azure.BadRequest("The request body could not be read.", "").Write(w)
 			if d != nil {
 				d.record("400")
 			}
+			azure.BadRequest("The request body could not be read.", "").Write(w)
 			return nil, false
 		}
 	}
@@ -238,8 +238,8 @@ const statusClientClosed = "499"
 
 func (c *call) throttle(st rateState, t throttle) {
 	c.setStateHeaders(st)
+	c.record(strconv.Itoa(t.status)) // counted before the client can see it
 	t.write(c.w, c.d.cfg)
-	c.record(strconv.Itoa(t.status))
 }
 
 // admit charges cost, or answers the throttle and returns false.
@@ -321,15 +321,19 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 		if plan.terminal.kind == faultResetMidStream {
 			st.resetAfter = resetMidStreamEvents
 		}
-		sent, err := st.write(ctx, c.w, c.hijackFlushed)
-		switch {
-		case err == nil:
+		counted := false // the ledger counts a response before the client can see its end
+		st.complete = func() {
 			d.settle(s.clock.Now(), cost, prompt, tokens*req.n, true)
 			c.record("200")
-		case errors.Is(err, errStreamReset):
+			counted = true
+		}
+		reset := func(sent int64) error {
 			d.settle(s.clock.Now(), cost, prompt, sent, false)
 			c.record("reset")
-		default:
+			counted = true
+			return c.resetStream()
+		}
+		if sent, err := st.write(ctx, c.w, reset); err != nil && !counted {
 			d.settle(s.clock.Now(), cost, prompt, sent, false)
 			c.record(statusClientClosed)
 		}
@@ -345,23 +349,22 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 	out := appendChatCompletion((*bp)[:0], meta, text, req.n, tokens, finish, prompt)
 	defer func() { *bp = out[:0]; s.bufs.Put(bp) }()
 	if plan.terminal.kind == faultResetMidStream {
-		c.reset(out)
 		d.settle(s.clock.Now(), cost, prompt, 0, false)
+		c.reset(out)
 		return
 	}
+	// The completion's real cost replaces the estimate before the utilization
+	// header is read, and the ledger counts the response before it is sent.
+	d.settle(s.clock.Now(), cost, prompt, tokens*req.n, true)
 	if d.bucket != nil {
-		// The completion's real cost replaces the estimate before the header is read.
-		d.settle(s.clock.Now(), cost, prompt, tokens*req.n, true)
 		c.setStateHeaders(d.state(s.clock.Now()))
-	} else {
-		d.settle(s.clock.Now(), cost, prompt, tokens*req.n, true)
 	}
+	c.record("200")
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write(out)
-	c.record("200")
 }
 
 func (c *call) serveEmbeddings(body []byte, plan faultPlan) {
@@ -399,8 +402,8 @@ func (c *call) serveEmbeddings(body []byte, plan faultPlan) {
 	}
 	out := appendEmbeddings(nil, &req, d.modelJSON, dims, s.cfg.Seed, prompt)
 	if plan.terminal.kind == faultResetMidStream {
-		c.reset(out)
 		d.settle(s.clock.Now(), prompt, prompt, 0, false)
+		c.reset(out)
 		return
 	}
 	d.settle(s.clock.Now(), prompt, prompt, 0, true)
@@ -408,12 +411,12 @@ func (c *call) serveEmbeddings(body []byte, plan faultPlan) {
 		st = d.state(s.clock.Now())
 	}
 	c.setStateHeaders(st)
+	c.record("200")
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write(out)
-	c.record("200")
 }
 
 func promptContains(r *chatRequest, phrase string) bool {

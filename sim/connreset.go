@@ -7,9 +7,10 @@ import (
 )
 
 // reset cuts the connection with a TCP RST. With partial non-nil, it first
-// sends a 200 status line, headers and the first half of partial.
+// sends a 200 status line, headers and the first half of partial. The ledger
+// counts the reset before the peer can see it.
 func (c *call) reset(partial []byte) {
-	defer c.record("reset")
+	c.record("reset")
 	conn, bw, err := http.NewResponseController(c.w).Hijack()
 	if err != nil {
 		// Not hijackable (HTTP/2, a recorder): abort the response instead.
@@ -25,15 +26,15 @@ func (c *call) reset(partial []byte) {
 	rst(conn)
 }
 
-// hijackFlushed flushes what the stream wrote, then resets the connection.
-func (c *call) hijackFlushed() error {
+// resetStream flushes what a stream wrote, then resets the connection. The
+// caller has already counted the reset.
+func (c *call) resetStream() error {
 	rc := http.NewResponseController(c.w)
 	if err := rc.Flush(); err != nil {
 		return err
 	}
 	conn, _, err := rc.Hijack()
 	if err != nil {
-		c.record("reset")
 		panic(http.ErrAbortHandler) // not hijackable (HTTP/2): abort the stream instead
 	}
 	rst(conn)

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"encoding/json"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -76,5 +78,41 @@ func TestResetClearsThrottling(t *testing.T) {
 		if rec := do(t, s, "POST", chat(dep), hello); rec.Code != 200 {
 			t.Errorf("%s: %d after reset", dep, rec.Code)
 		}
+	}
+}
+
+// TestLedgerCountsBeforeTheClientSeesTheEnd checks that a client which has
+// read a whole response (or seen the reset) always finds it in the ledger:
+// end-to-end tests read the ledger right after their requests.
+func TestLedgerCountsBeforeTheClientSeesTheEnd(t *testing.T) {
+	s, _ := newTestSim(t, strings.Replace(testConfig, "tpm: 1000\n    rpm: 60", "tpm: 100000000\n    rpm: 100000000", 1))
+	srv := startHTTP(t, s)
+	cases := []struct {
+		name, body, fault, key string
+	}{
+		{"json", hello, "", "200"},
+		{"stream", `{"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`, "", "200"},
+		{"error", `{}`, "", "400"},
+		{"fault", hello, "503", "503"},
+		{"reset", hello, "reset", "reset"},
+		{"reset mid-stream", `{"messages":[{"role":"user","content":"hi"}],"stream":true}`, "reset-mid-stream", "reset"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s.Reset()
+			for i := range 30 {
+				var headers []string
+				if tc.fault != "" {
+					headers = []string{FaultHeader, tc.fault}
+				}
+				if resp, err := postHTTP(t, srv.URL+chat("std"), tc.body, headers...); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if got := s.Ledger().Deployments["std"].Responses[tc.key]; got != int64(i+1) {
+					t.Fatalf("after %d responses the ledger has %d %q", i+1, got, tc.key)
+				}
+			}
+		})
 	}
 }

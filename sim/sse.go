@@ -44,6 +44,10 @@ type stream struct {
 	resetAfter int           // > 0: cut the connection after this many events
 	async      bool          // asynchronous content filter annotations
 
+	// complete runs just before the final data: [DONE] is written, so the
+	// ledger counts the response before the client can see its end.
+	complete func()
+
 	chars   []int64 // per choice: content characters sent
 	checked []int64 // per choice: characters covered by annotations so far
 }
@@ -53,8 +57,9 @@ const asyncFilterEvery = 10
 
 // write sends the stream. It returns how many completion tokens (all choices)
 // reached the client, and errStreamReset, the context's error or a write error
-// when the stream did not finish.
-func (s *stream) write(ctx context.Context, w http.ResponseWriter, hijack func() error) (int64, error) {
+// when the stream did not finish. reset is called, with the tokens sent so far,
+// when a reset-mid-stream fault cuts the stream.
+func (s *stream) write(ctx context.Context, w http.ResponseWriter, reset func(sent int64) error) (int64, error) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -66,7 +71,7 @@ func (s *stream) write(ctx context.Context, w http.ResponseWriter, hijack func()
 	var sent int64
 	emit := func(payload func([]byte) []byte) error {
 		if s.resetAfter > 0 && events >= s.resetAfter {
-			if err := hijack(); err != nil {
+			if err := reset(sent); err != nil {
 				return err
 			}
 			return errStreamReset
@@ -139,6 +144,9 @@ func (s *stream) write(ctx context.Context, w http.ResponseWriter, hijack func()
 		if err := emit(s.usageEvent); err != nil {
 			return sent, err
 		}
+	}
+	if s.complete != nil {
+		s.complete()
 	}
 	if err := emit(func(b []byte) []byte { return append(b, "[DONE]"...) }); err != nil {
 		return sent, err
