@@ -143,7 +143,8 @@ type BackendGauge struct {
 	Backend string
 	Tier    string
 	Model   string
-	// Utilization is the fraction of the backend's capacity in use, 0..1.
+	// Utilization is the fraction of the backend's capacity in use: 1 is
+	// full; it may exceed 1 while over-committed.
 	Utilization float64
 	// RemainingTokens is the tokens the backend can still take in its
 	// current window.
@@ -218,7 +219,7 @@ func (in *instruments) init(m metric.Meter, backends metric.Callback) error {
 		cooldown  metric.Int64ObservableGauge
 	)
 	util, errs[10] = m.Float64ObservableGauge(MetricUtilization, metric.WithUnit("1"),
-		metric.WithDescription("Fraction of a backend's capacity in use, 0 to 1, as spillway's capacity model sees it."))
+		metric.WithDescription("Fraction of a backend's capacity in use (1 = full) as spillway's capacity model sees it."))
 	remaining, errs[11] = m.Int64ObservableGauge(MetricRemainingTokens, metric.WithUnit("{token}"),
 		metric.WithDescription("Tokens a backend can still take in its current window."))
 	cooldown, errs[12] = m.Int64ObservableGauge(MetricCooldown,
