@@ -130,6 +130,7 @@ func header(su setup, m meanTokens, modes []string, loads []float64) map[string]
 	load, _ := os.ReadFile("/proc/loadavg")
 	return map[string]any{
 		"scenario": "capacity-vs-reactive", "git": version,
+		"started": time.Now().UTC().Format(time.RFC3339),
 		"nproc": runtime.NumCPU(), "cpu": cpu, "loadavg": strings.TrimSpace(string(load)),
 		"modes": modes, "loads": loads,
 		"time_scale": su.timeScale, "scaled_minute_s": su.minute(),
