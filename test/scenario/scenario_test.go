@@ -131,7 +131,7 @@ func header(su setup, m meanTokens, modes []string, loads []float64) map[string]
 	return map[string]any{
 		"scenario": "capacity-vs-reactive", "git": version,
 		"started": time.Now().UTC().Format(time.RFC3339),
-		"nproc": runtime.NumCPU(), "cpu": cpu, "loadavg": strings.TrimSpace(string(load)),
+		"nproc":   runtime.NumCPU(), "cpu": cpu, "loadavg": strings.TrimSpace(string(load)),
 		"modes": modes, "loads": loads,
 		"time_scale": su.timeScale, "scaled_minute_s": su.minute(),
 		"warmup_min": *warmFlag, "measure_min": *measFlag,
