@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tiktoken-go/tokenizer"
 )
@@ -137,5 +138,44 @@ func BenchmarkCountLongRun(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		enc.Count(text)
+	}
+}
+
+// BenchmarkCountKinds counts each kind of text of the mixed corpus on its
+// own (o200k_base), to show where the time goes.
+func BenchmarkCountKinds(b *testing.B) {
+	kinds := []struct {
+		name string
+		gen  func(*rand.Rand, []byte) []byte
+	}{
+		{"english", func(r *rand.Rand, d []byte) []byte { return prose(r, d, englishWords) }},
+		{"spanish", func(r *rand.Rand, d []byte) []byte { return prose(r, d, spanishWords) }},
+		{"code", code},
+		{"json", func(r *rand.Rand, d []byte) []byte { return jsonDoc(r, d, 0) }},
+		{"cjk", cjk},
+		{"emoji", emojiProse},
+	}
+	enc := mustEncoding(b, O200kBase)
+	for _, k := range kinds {
+		r := rand.New(rand.NewPCG(1, 1))
+		chunks := make([][]byte, 128)
+		for i := range chunks {
+			for len(chunks[i]) < benchChunk {
+				chunks[i] = k.gen(r, chunks[i])
+			}
+			chunks[i] = chunks[i][:benchChunk]
+			for !utf8.Valid(chunks[i]) { // do not end inside a character
+				chunks[i] = chunks[i][:len(chunks[i])-1]
+			}
+		}
+		b.Run(k.name, func(b *testing.B) {
+			b.SetBytes(benchChunk)
+			b.ReportAllocs()
+			cpu := startCPU()
+			for i := 0; b.Loop(); i++ {
+				enc.Count(chunks[i%len(chunks)])
+			}
+			cpu.report(b, int64(b.N)*benchChunk)
+		})
 	}
 }

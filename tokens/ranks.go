@@ -7,8 +7,9 @@ import (
 )
 
 // rankTable maps a token's bytes to its rank (its id) with open addressing
-// and linear probing, sized to stay under 40% full so that the many misses of
-// the BPE merge end after one or two probes. Keys of up to 8 bytes are stored
+// and linear probing, about 76% full: small enough (4 MiB for o200k_base) to
+// stay mostly in the L3 cache, while the Bloom filter in front answers most of
+// the BPE merge's misses, which would otherwise pay for the longer probe runs. Keys of up to 8 bytes are stored
 // inline, so looking them up touches one slot and nothing else; longer keys
 // live in an arena and are found by a 32-bit hash tag, then compared.
 type rankTable struct {
@@ -42,7 +43,7 @@ func newRankTable(tokens []string) *rankTable {
 		}
 	}
 	size := 1
-	for size < n*5/2 {
+	for size < n*5/4 {
 		size <<= 1
 	}
 	t := &rankTable{pairs: new([1 << 16]uint32), slots: make([]rankSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
