@@ -44,6 +44,12 @@ type Request struct {
 	Cost         int
 	// QueueWait is how long the request was held for a backend with room.
 	QueueWait time.Duration
+	// Operation is gen_ai.operation.name: chat or embeddings; empty when
+	// the path was not understood.
+	Operation string
+	// TimeToFirstToken is from the request's headers to the first bytes of
+	// a streamed response; 0 for JSON responses.
+	TimeToFirstToken time.Duration
 	// SpillReason says why a request served by a TPM backend left the PTU:
 	// throttled, server_error, reset (a failed attempt) or capacity.
 	SpillReason string

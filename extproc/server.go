@@ -32,6 +32,8 @@ type Server struct {
 	capacity *capacity.Model // nil: static order only
 	tel      *telemetry.Telemetry
 	flights  flights
+	// hostMetadata caches the parse of each endpoint's metadata attribute.
+	hostMetadata hostMetadataCache
 }
 
 // Options are a Server's collaborators.

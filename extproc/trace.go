@@ -50,6 +50,12 @@ func (p *routerPhase) endSpan() {
 	if p.isSSE && !p.firstByte.IsZero() {
 		r.TimeToFirstToken = p.firstByte.Sub(p.start)
 	}
+	if p.target.opPath != "" {
+		p.req.Operation = r.Operation
+	} else {
+		r.Operation = ""
+	}
+	p.req.TimeToFirstToken = r.TimeToFirstToken
 	r.SpillReason = p.spillReason()
 	p.req.SpillReason = r.SpillReason
 	telemetry.EndRequest(p.span, r)

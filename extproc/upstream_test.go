@@ -23,7 +23,11 @@ func TestBackendFromAttributes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := backendFromAttributes(tt.attrs); got != tt.want {
+			var c hostMetadataCache
+			if got := c.backendFromAttributes(tt.attrs); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if got := c.backendFromAttributes(tt.attrs); got != tt.want { // cached
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

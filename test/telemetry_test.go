@@ -62,9 +62,6 @@ func TestTelemetry(t *testing.T) {
 				t.Errorf("request span has no %s", k)
 			}
 		}
-		if attr(req, "spillway.queue_wait_ms") == "" && attr(req, "spillway.queue_wait_ms") != "0" {
-			// queue wait is only set when the request waited; reactive mode never does.
-		}
 		byBackend := map[string]otlptest.Span{}
 		for _, a := range otlptest.ChildrenOf(tr, req) {
 			byBackend[attr(a, "spillway.backend")] = a
@@ -85,6 +82,16 @@ func TestTelemetry(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	t.Run("a stream records its time to first token", func(t *testing.T) {
+		before := metricstest.ScrapeURL(t, s.e.SpillAdmin+"/metrics")
+		r := s.chat(ctx, `{"messages":[{"role":"user","content":"Stream please."}],"stream":true}`, nil)
+		expectStatus(t, r, 200)
+		waitFor(t, "the time to first token", 5*time.Second, func() bool {
+			after := metricstest.ScrapeURL(t, s.e.SpillAdmin+"/metrics")
+			return delta(before, after, "gen_ai_server_time_to_first_token_seconds", map[string]string{"gen_ai_operation_name": "chat"}) == 1
+		})
 	})
 
 	t.Run("metrics count what reached each backend", func(t *testing.T) {

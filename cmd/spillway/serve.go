@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"time"
 
@@ -32,6 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	path := fs.String("c", "spillway.yaml", "gateway config file")
 	poll := fs.Duration("reload-interval", time.Second, "how often the config file is checked for changes")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	profiling := fs.Bool("pprof", false, "serve Go's profiler at /debug/pprof/ on the admin address")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
@@ -93,7 +95,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		grpcLn.Close()
 		return fmt.Errorf("control.admin_listen: %w", err)
 	}
-	admin := &http.Server{Handler: adminMux(capModel, tel), ReadHeaderTimeout: 5 * time.Second}
+	mux := adminMux(capModel, tel)
+	if *profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	errc := make(chan error, 3)
 	go func() { errc <- g.Serve(grpcLn) }()

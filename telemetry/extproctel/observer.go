@@ -171,17 +171,19 @@ func attemptInfo(a extproc.Attempt) telemetry.AttemptInfo {
 
 func requestInfo(r extproc.Request) telemetry.RequestInfo {
 	return telemetry.RequestInfo{
-		Model:        r.Model,
-		Consumer:     r.Consumer,
-		Backend:      r.Backend,
-		Tier:         r.Tier,
-		Status:       r.Status,
-		Attempts:     r.Attempts,
-		InputTokens:  r.Usage.PromptTokens,
-		OutputTokens: r.Usage.CompletionTokens,
-		UsageKnown:   r.UsageKnown,
-		Local:        r.Local,
-		Duration:     r.Duration,
-		QueueWait:    r.QueueWait,
+		Operation:        r.Operation,
+		TimeToFirstToken: r.TimeToFirstToken,
+		Model:            r.Model,
+		Consumer:         r.Consumer,
+		Backend:          r.Backend,
+		Tier:             r.Tier,
+		Status:           r.Status,
+		Attempts:         r.Attempts,
+		InputTokens:      r.Usage.PromptTokens,
+		OutputTokens:     r.Usage.CompletionTokens,
+		UsageKnown:       r.UsageKnown,
+		Local:            r.Local,
+		Duration:         r.Duration,
+		QueueWait:        r.QueueWait,
 	}
 }
