@@ -258,8 +258,12 @@ func TestLoad(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("compose listeners = %v, want %v", got, want)
 		}
+		if compose.Tracing.OTLPGRPC != "jaeger:4317" {
+			t.Errorf("compose tracing.otlp_grpc = %q, want jaeger:4317 (the jaeger service)", compose.Tracing.OTLPGRPC)
+		}
 		compose.Gateway.Listen, compose.Control.GRPCListen, compose.Control.AdminListen =
 			plain.Gateway.Listen, plain.Control.GRPCListen, plain.Control.AdminListen
+		compose.Tracing.OTLPGRPC = plain.Tracing.OTLPGRPC
 		for i := range compose.Models {
 			for j := range compose.Models[i].Backends {
 				b := &compose.Models[i].Backends[j]
