@@ -2,6 +2,8 @@ package xds
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -11,9 +13,11 @@ import (
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/spillway-gw/spillway/config"
 )
@@ -62,7 +66,13 @@ func (s *Server) Update(ctx context.Context, cfg *config.Config) (string, error)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	version := strconv.Itoa(s.version + 1)
+	// The version names the content, so an Envoy that outlives a spillway
+	// restart is never told "same version" for different resources.
+	digest, err := res.digest()
+	if err != nil {
+		return "", err
+	}
+	version := strconv.Itoa(s.version+1) + "-" + digest
 	snap, err := cache.NewSnapshot(version, res.ByType())
 	if err != nil {
 		return "", fmt.Errorf("build snapshot: %w", err)
@@ -75,4 +85,20 @@ func (s *Server) Update(ctx context.Context, cfg *config.Config) (string, error)
 	}
 	s.version++
 	return version, nil
+}
+
+// digest is a short hash of every resource, deterministically marshalled.
+func (r *Resources) digest() (string, error) {
+	h := sha256.New()
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, group := range [][]types.Resource{r.Listeners, r.Routes, r.Clusters} {
+		for _, res := range group {
+			b, err := opts.Marshal(res)
+			if err != nil {
+				return "", fmt.Errorf("hash resources: %w", err)
+			}
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:6]), nil
 }

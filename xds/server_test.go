@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,12 +90,12 @@ func TestServerUpdate(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Update of a broken config = %q, want an error", version)
 				}
-			} else if err != nil || version != st.wantVersion {
+			} else if err != nil || seq(version) != st.wantVersion {
 				t.Fatalf("Update = %q, %v; want version %q", version, err, st.wantVersion)
 			}
 			got := currentSnapshot(t, s)
 			for _, v := range got.versions {
-				if v != st.wantServing {
+				if seq(v) != st.wantServing {
 					t.Errorf("serving versions %v, want all %q", got.versions, st.wantServing)
 					break
 				}
@@ -125,7 +126,7 @@ func TestServerConcurrentUpdates(t *testing.T) {
 			if err != nil {
 				t.Error(err)
 			}
-			versions[i] = v
+			versions[i] = seq(v)
 		})
 	}
 	wg.Wait()
@@ -138,7 +139,7 @@ func TestServerConcurrentUpdates(t *testing.T) {
 	if !slices.Equal(versions, want) {
 		t.Errorf("versions = %v, want each of %v once", versions, want)
 	}
-	if got := currentSnapshot(t, s).versions[0]; got != "8" {
+	if got := seq(currentSnapshot(t, s).versions[0]); got != "8" {
 		t.Errorf("serving version %q, want 8", got)
 	}
 }
@@ -178,7 +179,7 @@ func TestServerPushesOverADS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetVersionInfo() != "1" || len(resp.GetResources()) != 4 {
+	if seq(resp.GetVersionInfo()) != "1" || len(resp.GetResources()) != 4 {
 		t.Fatalf("first response: version %q with %d clusters, want 1 with 4", resp.GetVersionInfo(), len(resp.GetResources()))
 	}
 	// ACK, as Envoy does, then change the config.
@@ -196,7 +197,35 @@ func TestServerPushesOverADS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetVersionInfo() != "2" || len(resp.GetResources()) != 3 {
+	if seq(resp.GetVersionInfo()) != "2" || len(resp.GetResources()) != 3 {
 		t.Errorf("pushed response: version %q with %d clusters, want 2 with 3", resp.GetVersionInfo(), len(resp.GetResources()))
+	}
+}
+
+// seq is the sequence part of a snapshot version "<n>-<content hash>".
+func seq(version string) string {
+	n, _, _ := strings.Cut(version, "-")
+	return n
+}
+
+// TestVersionNamesContent: the same config gives the same content hash, a
+// different one a different hash, so a restarted spillway never serves new
+// resources under a version an Envoy has already applied.
+func TestVersionNamesContent(t *testing.T) {
+	cfg := loadExample(t)
+	a := NewServer(context.Background(), "n", slog.New(slog.DiscardHandler))
+	b := NewServer(context.Background(), "n", slog.New(slog.DiscardHandler))
+	va, err := a.Update(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vb, _ := b.Update(context.Background(), cfg)
+	if va != vb {
+		t.Errorf("same config, versions %q and %q", va, vb)
+	}
+	cfg.Gateway.BodyLimitBytes++
+	vc, _ := b.Update(context.Background(), cfg)
+	if _, h1, _ := strings.Cut(vb, "-"); strings.HasSuffix(vc, h1) {
+		t.Errorf("changed config kept the content hash: %q then %q", vb, vc)
 	}
 }
