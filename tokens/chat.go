@@ -19,25 +19,25 @@ var ErrInvalidRequest = errors.New("invalid chat request")
 // ChatCount is what CountChat learns from a chat-completions body.
 type ChatCount struct {
 	// Prompt is the prompt tokens by OpenAI's rule: Messages + Tools + Images.
-	Prompt int
+	Prompt int `json:"prompt"`
 	// Messages is the message text and overheads, reply primer included.
-	Messages int
+	Messages int `json:"messages"`
 	// Tools is the tool and function definitions.
-	Tools int
+	Tools int `json:"tools"`
 	// Images is the image inputs.
-	Images int
+	Images int `json:"images"`
 
 	// MaxTokens is max_completion_tokens, or else max_tokens; 0 when the
 	// request sets neither (see MaxTokensSet).
-	MaxTokens    int
-	MaxTokensSet bool
+	MaxTokens    int  `json:"max_tokens"`
+	MaxTokensSet bool `json:"max_tokens_set"`
 	// N is the number of choices asked for; 1 when n is absent.
-	N int
+	N int `json:"n"`
 
 	// Estimated is set when part of the prompt could not be counted exactly
 	// and was estimated: a remote image (or a data URL whose size could not
 	// be read), audio or file inputs.
-	Estimated bool
+	Estimated bool `json:"estimated"`
 }
 
 // Completion returns the completion tokens to reserve: MaxTokens for each of
