@@ -13,11 +13,10 @@ import (
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/spillway-gw/spillway/config"
 )
@@ -68,7 +67,7 @@ func (s *Server) Update(ctx context.Context, cfg *config.Config) (string, error)
 	defer s.mu.Unlock()
 	// The version names the content, so an Envoy that outlives a spillway
 	// restart is never told "same version" for different resources.
-	digest, err := res.digest()
+	digest, err := configDigest(cfg)
 	if err != nil {
 		return "", err
 	}
@@ -87,18 +86,14 @@ func (s *Server) Update(ctx context.Context, cfg *config.Config) (string, error)
 	return version, nil
 }
 
-// digest is a short hash of every resource, deterministically marshalled.
-func (r *Resources) digest() (string, error) {
-	h := sha256.New()
-	opts := proto.MarshalOptions{Deterministic: true}
-	for _, group := range [][]types.Resource{r.Listeners, r.Routes, r.Clusters} {
-		for _, res := range group {
-			b, err := opts.Marshal(res)
-			if err != nil {
-				return "", fmt.Errorf("hash resources: %w", err)
-			}
-			h.Write(b)
-		}
+// configDigest is a short hash of the config the resources are generated
+// from (they are a function of it alone). Proto bytes would not do: Any
+// fields hold maps marshalled in random order.
+func configDigest(cfg *config.Config) (string, error) {
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", fmt.Errorf("hash config: %w", err)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:6]), nil
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6]), nil
 }
