@@ -3,6 +3,7 @@ package tokens
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -60,4 +61,30 @@ func TestGetEncodingUnknown(t *testing.T) {
 	if !errors.Is(err, ErrUnknownEncoding) {
 		t.Fatalf("err = %v, want ErrUnknownEncoding", err)
 	}
+}
+
+// TestCountConcurrent counts from several goroutines at once; under -race it
+// checks that an Encoding (and its pooled scratch space) is safe to share.
+func TestCountConcurrent(t *testing.T) {
+	enc := mustEncoding(t, O200kBase)
+	texts := []string{strings.Repeat("a", 3000), namedTexts["cjk"], namedTexts["emoji"], namedTexts["code"]}
+	want := make([]int, len(texts))
+	for i, s := range texts {
+		want[i] = enc.CountString(s)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				k := (g + i) % len(texts)
+				if got := enc.CountString(texts[k]); got != want[k] {
+					t.Errorf("goroutine %d: count %d, want %d", g, got, want[k])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
