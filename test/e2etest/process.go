@@ -87,34 +87,49 @@ type Process struct {
 	Name string
 	Out  *Output
 	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited; err is then set
+	err  error
 }
 
 // Start runs bin with args until the test ends: then it gets SIGINT, 10 s to
 // exit, and a kill.
 func Start(t testing.TB, name string, bin string, args ...string) *Process {
 	t.Helper()
-	p := &Process{Name: name, Out: &Output{}}
+	p := &Process{Name: name, Out: &Output{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.Out, p.Out
 	p.cmd.WaitDelay = 5 * time.Second
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-p.done:
 		case <-time.After(10 * time.Second):
 			_ = p.cmd.Process.Kill()
-			<-done
+			<-p.done
 		}
 		if t.Failed() {
 			t.Logf("---- %s output ----\n%s", p.Name, p.Out.String())
 		}
 	})
 	return p
+}
+
+// Exited returns a non-nil error when the process has already exited
+// (before the test's cleanup stopped it), naming how.
+func (p *Process) Exited() error {
+	select {
+	case <-p.done:
+		if p.err == nil {
+			return fmt.Errorf("%s exited (status 0)", p.Name)
+		}
+		return fmt.Errorf("%s exited: %w", p.Name, p.err)
+	default:
+		return nil
+	}
 }
 
 // WaitFor polls cond until it holds or the deadline passes.

@@ -3,6 +3,7 @@ package e2etest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,6 +96,21 @@ func StartStack(t testing.TB, o Options) *Stack {
 		return ok && strings.Contains(body, "spillway_gateway") && HTTPOK(s.EnvoyAdmin+"/ready")
 	})
 	return s
+}
+
+// Exited returns an error naming every process of the stack that has
+// exited, nil when all three run.
+func (s *Stack) Exited() error {
+	var errs []error
+	for _, p := range []*Process{s.Sim, s.Spillway, s.Envoy} {
+		if p == nil {
+			continue
+		}
+		if err := p.Exited(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // GatewayConfig fills the addresses of a gateway config template.

@@ -3,9 +3,11 @@ package scenario
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -284,6 +286,7 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 		gwRep, dRep    *loadgen.Report
 		gwErr, dErr    error
 		before, after  sim.Ledger
+		errB, errA     error
 		ledgerReadings sync.WaitGroup
 	)
 	start := time.Now()
@@ -292,15 +295,15 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 	go func() { defer wg.Done(); dRep, dErr = loadgen.Run(ctx, direct) }()
 	// The ledger at the window's edges, read on time (not after the tail).
 	ledgerReadings.Add(2)
-	time.AfterFunc(time.Until(start.Add(warm)), func() { defer ledgerReadings.Done(); before = readLedger(s) })
-	time.AfterFunc(time.Until(start.Add(warm+measure)), func() { defer ledgerReadings.Done(); after = readLedger(s) })
+	time.AfterFunc(time.Until(start.Add(warm)), func() { defer ledgerReadings.Done(); before, errB = readLedger(s) })
+	time.AfterFunc(time.Until(start.Add(warm+measure)), func() { defer ledgerReadings.Done(); after, errA = readLedger(s) })
 	wg.Wait()
 	ledgerReadings.Wait()
 	if gwErr != nil || dErr != nil {
 		t.Fatalf("load: %v %v", gwErr, dErr)
 	}
-	if before.Deployments == nil || after.Deployments == nil {
-		t.Fatal("could not read the simulator's ledger")
+	if errB != nil || errA != nil {
+		t.Fatalf("could not read the simulator's ledger: %v (processes: %v)", errors.Join(errB, errA), s.Exited())
 	}
 
 	r := Result{Mode: mode, Load: load, RateRPS: round(rate, 2), PTUCapacity: float64(su.ptuTPM) * *measFlag, ByBackend: map[string]int{}}
@@ -400,15 +403,19 @@ func sizeIndex(name string) int {
 	return 0
 }
 
-// readLedger reads the ledger without failing the test from a timer's
-// goroutine; a zero ledger is reported by the caller.
-func readLedger(s *e2etest.Stack) sim.Ledger {
+// readLedger reads the ledger; it does not fail the test itself, as it
+// runs on a timer's goroutine too.
+func readLedger(s *e2etest.Stack) (sim.Ledger, error) {
 	var l sim.Ledger
-	body, ok := e2etest.Get(s.SimURL + "/_sim/ledger")
-	if ok {
-		_ = json.Unmarshal([]byte(body), &l)
+	resp, err := http.Get(s.SimURL + "/_sim/ledger")
+	if err != nil {
+		return l, err
 	}
-	return l
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return l, fmt.Errorf("ledger: status %d", resp.StatusCode)
+	}
+	return l, json.NewDecoder(resp.Body).Decode(&l)
 }
 
 // drain lets the previous step's effects on s pass before the next: at
@@ -421,8 +428,12 @@ func drain(t *testing.T, s *e2etest.Stack, su setup, last time.Time) {
 		// Time passing is the point here: windows roll over.
 		time.Sleep(time.Until(last.Add(time.Duration(su.minute() * float64(time.Second)))))
 	}
+	if err := s.Exited(); err != nil {
+		t.Fatalf("the stack stopped: %v", err)
+	}
 	e2etest.WaitFor(t, "the PTU's bucket to drain", 2*time.Minute, func() bool {
-		return readLedger(s).Deployments[deploymentPTU].Utilization <= 0
+		l, err := readLedger(s)
+		return err == nil && l.Deployments[deploymentPTU].Utilization <= 0
 	})
 	s.ResetLedger()
 }
