@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spillway-gw/spillway/test/e2etest"
 )
@@ -79,9 +80,16 @@ func BenchmarkGateway(b *testing.B) {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			defer client.CloseIdleConnections()
 			send(b, client, c.url, c.key, c.body) // warm the connection
+			cpu := cpuTimes(s)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				send(b, client, c.url, c.key, c.body)
+			}
+			b.StopTimer()
+			// CPU per request of each process: steadier than wall time on a
+			// shared machine.
+			for name, d := range cpuTimes(s) {
+				b.ReportMetric(float64((d-cpu[name]).Microseconds())/float64(b.N), name+"-cpu-us/op")
 			}
 		})
 		b.Run(c.name+"/parallel", func(b *testing.B) {
@@ -95,6 +103,10 @@ func BenchmarkGateway(b *testing.B) {
 			})
 		})
 	}
+}
+
+func cpuTimes(s *e2etest.Stack) map[string]time.Duration {
+	return map[string]time.Duration{"envoy": s.Envoy.CPUTime(), "spillway": s.Spillway.CPUTime(), "sim": s.Sim.CPUTime()}
 }
 
 func send(b *testing.B, client *http.Client, url, key, body string) {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"google.golang.org/grpc"
@@ -80,7 +81,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("config loaded", slog.String("file", *path), slog.String("version", version))
 
-	g := grpc.NewServer()
+	g := grpc.NewServer(
+		// Every client request is one or more short ext_proc streams: serve
+		// them from a pool of goroutines rather than one new goroutine each.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		// Bodies travel in single messages; let them through without
+		// waiting for flow-control window updates.
+		grpc.InitialWindowSize(1<<20),
+		grpc.InitialConnWindowSize(4<<20),
+		grpc.MaxRecvMsgSize(int(2*cfg.Gateway.BodyLimitBytes+1<<20)),
+	)
 	ext.Register(g)
 	xdsServer.Register(g)
 	hs := health.NewServer()
