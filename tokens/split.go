@@ -292,13 +292,18 @@ func asciiLetters(s []byte, i int, cl100k bool) int {
 	case kindStop, kindHigh:
 		return 0
 	}
-	u := j
-	for u < len(s) && asciiKinds[s[u]] == kindUpper {
-		u++
-	}
-	l := u
-	for l < len(s) && (asciiKinds[s[l]] == kindLower || cl100k && asciiKinds[s[l]] == kindUpper) {
-		l++
+	l := j
+	if cl100k {
+		for l < len(s) && asciiKinds[s[l]]-kindUpper <= kindLower-kindUpper { // A-Z or a-z
+			l++
+		}
+	} else {
+		for l < len(s) && asciiKinds[s[l]] == kindUpper {
+			l++
+		}
+		for l < len(s) && asciiKinds[s[l]] == kindLower {
+			l++
+		}
 	}
 	if l == j || l < len(s) && s[l] >= 0x80 {
 		return 0
