@@ -92,12 +92,20 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
+const maxPooledNodes = 1 << 18 // pieces up to 256 KiB: at most ~5 MiB kept per P
+
 // bpeLarge gives the same result as bpeSmall with a min-heap of candidate
 // merges ordered by (rank, position); entries made stale by a merge are
 // skipped when popped.
 func (t *rankTable) bpeLarge(piece []byte) int {
 	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
+	defer func() {
+		// Keep buffers for ordinary pieces; let one for a huge run (about
+		// 20 bytes of scratch per byte of piece) go back to the collector.
+		if cap(sc.nodes) <= maxPooledNodes {
+			scratchPool.Put(sc)
+		}
+	}()
 	n := int32(len(piece))
 	if cap(sc.nodes) < int(n)+1 {
 		sc.nodes = make([]mergeNode, n+1)
