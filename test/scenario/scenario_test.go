@@ -32,7 +32,7 @@ var (
 	// (usage counted at completion, the PTU bucket's level) moved
 	// spilled/min_spilled by ±5 %, as much as the goal's tolerance.
 	measFlag = flag.Float64("scenario.measure", 6, "scaled minutes measured per step")
-	streamF   = flag.Float64("scenario.stream-share", 0.3, "share of streaming requests")
+	streamF  = flag.Float64("scenario.stream-share", 0.3, "share of streaming requests")
 )
 
 // mix is the request mix: the loadgen default (small, medium, large prompts).
