@@ -39,7 +39,7 @@ bench:
 # The scenario benchmark (docs/scenario.md): capacity vs reactive routing under
 # stepped load through a real Envoy; a few minutes, one JSON line per mode and step.
 scenario: envoy
-	$(GO) test -count=1 -v -timeout 20m -run '^TestScenario$$' ./test/scenario/ -scenario
+	$(GO) test -tags scenario -count=1 -v -timeout 20m -run '^TestScenario$$' ./test/scenario/
 
 vet:
 	$(GO) vet ./...

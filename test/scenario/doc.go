@@ -5,5 +5,7 @@
 // step (docs/scenario.md). It is long, so it runs only when asked:
 //
 //	make scenario
-//	go test -v -count=1 ./test/scenario/ -scenario
+//	go test -tags scenario -v -count=1 ./test/scenario/
+//
+// Its tests carry the scenario build tag, so go test ./... leaves them out.
 package scenario

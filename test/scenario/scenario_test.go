@@ -1,3 +1,5 @@
+//go:build scenario
+
 package scenario
 
 import (
@@ -23,7 +25,6 @@ import (
 )
 
 var (
-	run       = flag.Bool("scenario", false, "run the scenario benchmark (minutes; also SPILLWAY_SCENARIO=1)")
 	modesFlag = flag.String("scenario.modes", "capacity,reactive", "routing modes to measure, comma-separated")
 	loadsFlag = flag.String("scenario.loads", "0.5,1,1.5,2", "offered loads, multiples of the PTU's capacity in tokens")
 	scaleFlag = flag.Float64("scenario.time-scale", 0.05, "simulator time_scale: a scaled minute lasts 60×this seconds")
@@ -49,12 +50,7 @@ func scenarioSetup() setup {
 		completionMin: 20, completionMax: 400, firstTokenMs: 40, tokensPerSecond: 2000}
 }
 
-func enabled() bool { return *run || os.Getenv("SPILLWAY_SCENARIO") == "1" }
-
 func TestScenario(t *testing.T) {
-	if !enabled() {
-		t.Skip("the scenario benchmark takes minutes: run it with `make scenario` or `go test -v -count=1 ./test/scenario/ -scenario` (or SPILLWAY_SCENARIO=1)")
-	}
 	if err := e2etest.CheckEnvoy(); err != nil {
 		t.Fatal(err)
 	}
