@@ -210,12 +210,16 @@ const contendedLag = 50
 
 // Result is one JSON line: one mode at one load (docs/scenario.md).
 type Result struct {
-	Mode            string  `json:"mode"`
-	Load            float64 `json:"load"`
-	RateRPS         float64 `json:"rate_rps"`
-	Requests        int     `json:"requests"`
-	Client2xx       int     `json:"client_2xx"`
-	Client429       int     `json:"client_429"`
+	Mode      string  `json:"mode"`
+	Load      float64 `json:"load"`
+	RateRPS   float64 `json:"rate_rps"`
+	Requests  int     `json:"requests"`
+	Client2xx int     `json:"client_2xx"`
+	Client429 int     `json:"client_429"`
+	// Client429Local counts the 429s spillway answered itself, without an
+	// upstream attempt (no x-spillway-attempts): capacity mode's answer when
+	// no backend had room within max_wait.
+	Client429Local  int     `json:"client_429_local"`
 	Client5xx       int     `json:"client_5xx"`
 	ClientOther     int     `json:"client_other"`
 	UpstreamAttempt int64   `json:"upstream_attempts"`
@@ -323,6 +327,9 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 			lat, ttfb = append(lat, x.Latency), append(ttfb, x.TTFB)
 		case x.Status == 429:
 			r.Client429++
+			if x.Attempts == 0 {
+				r.Client429Local++
+			}
 		case x.Status/100 == 5:
 			r.Client5xx++
 		default:
