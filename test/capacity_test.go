@@ -70,6 +70,29 @@ func TestCapacityRouting(t *testing.T) {
 		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {"200": 2}, deploymentE2: {"200": 1}, deploymentW3: {}})
 	})
 
+	t.Run("a stream cut mid-way is charged from what was streamed", func(t *testing.T) {
+		s.resetLedger()
+		r := s.chatStream(ctx, `{"messages":[{"role":"user","content":"stream and break"}],"stream":true,"max_tokens":40}`,
+			map[string]string{"x-sim-fault": "reset-mid-stream@" + deploymentPTU})
+		if r.status != 200 || strings.Contains(r.body, "[DONE]") {
+			t.Fatalf("want a 200 stream cut before [DONE]; got %d:\n%s", r.status, r.body)
+		}
+		id := r.header.Get("x-request-id")
+		var line string
+		waitFor(t, "spillway's request log line", 5*time.Second, func() bool {
+			line = logLine(s.spillway.out.String(), `"msg":"request"`, id)
+			return line != ""
+		})
+		if !strings.Contains(line, `"usage_estimated":true`) || strings.Contains(line, `"completion_tokens":0,`) {
+			t.Errorf("a cut stream was not charged from its content: %s", line)
+		}
+		// The reservation was settled, not leaked.
+		waitFor(t, "no request left in flight", 5*time.Second, func() bool {
+			body, ok := e2etest.Get(s.e.SpillAdmin + "/capacity")
+			return ok && !strings.Contains(body, `"in_flight": 1`)
+		})
+	})
+
 	t.Run("the context window is enforced before any backend", func(t *testing.T) {
 		s.resetLedger()
 		r := s.chat(ctx, `{"messages":[{"role":"user","content":"hi"}],"max_tokens":9000}`, nil)

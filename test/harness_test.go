@@ -145,3 +145,25 @@ func (s *stack) post(ctx context.Context, path, body string, hdr map[string]stri
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
+
+// chatStream is chat for a stream that may be cut: it returns what arrived
+// before the body ended or failed, instead of failing the test.
+func (s *stack) chatStream(ctx context.Context, body string, hdr map[string]string) response {
+	s.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "POST", s.gatewayURL+"/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("content-type", "application/json")
+	req.Header.Set("api-key", "client-key-1")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("POST: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body) // a cut stream ends in an error: keep what came
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
