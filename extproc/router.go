@@ -246,8 +246,6 @@ func (p *routerPhase) count(model *Model, body []byte) *extprocsvc.ProcessingRes
 		return p.reject(azure.BadRequest(strings.TrimPrefix(err.Error(), tokens.ErrInvalidRequest.Error()+": "), "messages"))
 	}
 	if err := tokens.CheckContext(model.ContextWindow, cc); err != nil {
-		var ce *tokens.ContextError
-		errors.As(err, &ce)
 		return p.reject(azure.ContextLengthExceededMessage(err.Error()))
 	}
 	p.req.PromptTokens = cc.Prompt
