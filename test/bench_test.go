@@ -30,29 +30,12 @@ deployments:
     completion: {mode: fixed, tokens: 20}
 `
 
-const benchGateway = gatewayHead + `
+var benchGateway = gatewayHead + `
 models:
   - name: gpt-4o
     context_window: 128000
-    backends:
-      - name: ptu-eastus
-        kind: ptu
-        endpoint: http://{{SIM}}
-        deployment: gpt-4o-ptu
-        api_version: 2024-10-21
-        auth: {api_key: {file: secrets/sim-key}}
-        region: eastus
-        capacity_tpm: 1000000000
-      - name: tpm-eastus2
-        kind: tpm
-        endpoint: http://{{SIM}}
-        deployment: gpt-4o-eastus2
-        api_version: 2024-10-21
-        auth: {api_key: {file: secrets/sim-key}}
-        region: eastus2
-        tpm: 1000000000
-        priority: 1
-`
+    backends:` + backendYAML(backendPTU, "ptu", deploymentPTU, "eastus", 1000000000, 0) +
+	backendYAML(backendEast2, "tpm", deploymentE2, "eastus2", 1000000000, 1)
 
 // BenchmarkGateway measures one request through Envoy and spillway against
 // the same request sent straight to the simulator, in the same run: the

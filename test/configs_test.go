@@ -1,5 +1,7 @@
 package test
 
+import "fmt"
+
 // Configs for the end-to-end stack. Capacities are large so nothing throttles
 // unless a test asks for it with the simulator's x-sim-fault header.
 
@@ -73,47 +75,39 @@ retry:
   per_try_timeout: 20s
 `
 
-const backendPTUYAML = `
-      - name: ptu-eastus
-        kind: ptu
+// backendYAML is one backend of a gateway config, on the simulator: kind
+// ptu takes capacity_tpm, kind tpm takes tpm; priority orders TPM backends.
+func backendYAML(name, kind, deployment, region string, capacity, priority int) string {
+	limit := "tpm"
+	if kind == "ptu" {
+		limit = "capacity_tpm"
+	}
+	return fmt.Sprintf(`
+      - name: %s
+        kind: %s
         endpoint: http://{{SIM}}
-        deployment: gpt-4o-ptu
+        deployment: %s
         api_version: 2024-10-21
         auth: {api_key: {file: secrets/sim-key}}
-        region: eastus
-        capacity_tpm: 1000000
-`
+        region: %s
+        %s: %d
+        priority: %d
+`, name, kind, deployment, region, limit, capacity, priority)
+}
 
-const backendEast2YAML = `
-      - name: tpm-eastus2
-        kind: tpm
-        endpoint: http://{{SIM}}
-        deployment: gpt-4o-eastus2
-        api_version: 2024-10-21
-        auth: {api_key: {file: secrets/sim-key}}
-        region: eastus2
-        tpm: 1000000
-        priority: 1
-`
-
-const backendWest3YAML = `
-      - name: tpm-westus3
-        kind: tpm
-        endpoint: http://{{SIM}}
-        deployment: gpt-4o-westus3
-        api_version: 2024-10-21
-        auth: {api_key: {file: secrets/sim-key}}
-        region: westus3
-        tpm: 1000000
-        priority: 2
-`
+var (
+	backendPTUYAML      = backendYAML(backendPTU, "ptu", deploymentPTU, "eastus", 1000000, 0)
+	backendPTUSmallYAML = backendYAML(backendPTU, "ptu", deploymentPTU, "eastus", 2000, 0)
+	backendEast2YAML    = backendYAML(backendEast2, "tpm", deploymentE2, "eastus2", 1000000, 1)
+	backendWest3YAML    = backendYAML(backendWest3, "tpm", deploymentW3, "westus3", 1000000, 2)
+)
 
 // threeBackends is the main e2e gateway: one PTU, two TPM in other regions,
 // in reactive routing (static order, spill on failure) so every test sees
 // Envoy's retries walk the list whatever happened before. context_window is
 // left out so a context-length 400 comes from the backend: the tests prove
 // Envoy does not retry it.
-const threeBackends = gatewayHead + `
+var threeBackends = gatewayHead + `
 routing: reactive
 models:
   - name: gpt-4o
@@ -121,7 +115,7 @@ models:
 
 // capacityGateway routes by the capacity model. The PTU's capacity here is
 // the gateway's belief (small on purpose); the simulator's is large.
-const capacityGateway = gatewayHead + `
+var capacityGateway = gatewayHead + `
 routing: capacity
 capacity:
   max_wait: 50ms
@@ -129,14 +123,3 @@ models:
   - name: gpt-4o
     context_window: 8192
     backends:` + backendPTUSmallYAML + backendEast2YAML + backendWest3YAML
-
-const backendPTUSmallYAML = `
-      - name: ptu-eastus
-        kind: ptu
-        endpoint: http://{{SIM}}
-        deployment: gpt-4o-ptu
-        api_version: 2024-10-21
-        auth: {api_key: {file: secrets/sim-key}}
-        region: eastus
-        capacity_tpm: 2000
-`

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-const twoBackends = gatewayHead + `
+var twoBackends = gatewayHead + `
 routing: reactive
 models:
   - name: gpt-4o
