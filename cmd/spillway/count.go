@@ -45,16 +45,8 @@ func countMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	jsonl := fs.Bool("jsonl", false, `read JSON lines with a "text" field and print one count per line`)
 	request := fs.String("request", "", `count a chat-completions request body read from this file ("-" for stdin)`)
 	details := fs.Bool("details", false, "with --request, print the whole count as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitCode(2)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "count: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitCode(2)
+	if done, err := parseFlags(fs, args, stderr); done {
+		return err
 	}
 	if *request != "" && *jsonl {
 		fmt.Fprintln(stderr, "count: --request and --jsonl cannot be used together")

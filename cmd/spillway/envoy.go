@@ -27,8 +27,8 @@ func runEnvoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		control := fs.String("control", config.DefaultGRPCListen, "spillway's gRPC address (xDS and ext_proc)")
 		admin := fs.String("admin", "127.0.0.1:9901", "Envoy's admin address")
 		node := fs.String("node", config.DefaultNodeID, "Envoy node id (control.node_id in the config)")
-		if err := fs.Parse(args[1:]); err != nil {
-			return exitCode(2)
+		if done, err := parseFlags(fs, args[1:], stderr); done {
+			return err
 		}
 		b, err := xds.Bootstrap(xds.BootstrapOptions{NodeID: *node, Control: *control, Admin: *admin})
 		if err != nil {
@@ -44,8 +44,8 @@ func runEnvoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs := flag.NewFlagSet("envoy config", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		path := fs.String("c", "spillway.yaml", "gateway config file")
-		if err := fs.Parse(args[1:]); err != nil {
-			return exitCode(2)
+		if done, err := parseFlags(fs, args[1:], stderr); done {
+			return err
 		}
 		cfg, err := config.Load(*path)
 		if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,16 +33,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: spillway load [--url URL] [--key KEY] [--model NAME] [--rate N] [--duration D] [--stream-share F] [--seed N]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitCode(2)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "load: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return exitCode(2)
+	if done, err := parseFlags(fs, args, stderr); done {
+		return err
 	}
 	cfg.Arrivals = loadgen.Arrivals(*arrivals)
 	rep, err := loadgen.Run(ctx, cfg)

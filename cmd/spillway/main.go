@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -71,4 +72,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "spillway: unknown command %q\n\n%s", cmd, usage)
 		return exitCode(2)
 	}
+}
+
+// parseFlags parses a subcommand's flags the same way for every command.
+// done is true when the command must return err at once: after -h (nil),
+// or after a bad flag or a stray argument (exit status 2, already printed).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return true, exitCode(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
+		fs.Usage()
+		return true, exitCode(2)
+	}
+	return false, nil
 }

@@ -35,8 +35,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	poll := fs.Duration("reload-interval", time.Second, "how often the config file is checked for changes")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	profiling := fs.Bool("pprof", false, "serve Go's profiler at /debug/pprof/ on the admin address")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	if done, err := parseFlags(fs, args, stderr); done {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,16 +28,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "usage: spillway sim --config FILE [--listen ADDR] [--verbose]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitCode(2)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "sim: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return exitCode(2)
+	if done, err := parseFlags(fs, args, stderr); done {
+		return err
 	}
 	if *configPath == "" {
 		fmt.Fprintln(stderr, "sim: --config is required")

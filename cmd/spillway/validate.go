@@ -14,8 +14,8 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "spillway.yaml", "gateway config file")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+	if done, err := parseFlags(fs, args, stderr); done {
+		return err
 	}
 	if _, err := config.Load(*path); err != nil {
 		printConfigErrors(stderr, *path, err)
