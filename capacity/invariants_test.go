@@ -83,7 +83,7 @@ func checkInvariants(t *testing.T, m *Model, step int) {
 	now := m.clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for name, b := range m.backends {
+	for name, b := range m.local.backends {
 		if b.inflight < 0 || b.reserved < 0 {
 			t.Fatalf("step %d: %s in flight %d, reserved %d", step, name, b.inflight, b.reserved)
 		}

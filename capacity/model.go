@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -54,21 +55,24 @@ type Model struct {
 	clock TimerClock
 	opts  Options
 
-	mu       sync.Mutex
-	backends map[string]*backend
-	q        queue
-	pass     uint64 // Choose's pass number, to skip a candidate listed twice
+	mu    sync.Mutex
+	local *memStore // this process's state; the fallback of a shared store
+	share sharing   // the shared store, if any
+	q     queue
+	specs []BackendSpec // as last set, for the local store's share
 
 	onEnqueue func() // tests: called (under mu) when a waiter is queued
 }
 
-// New returns an empty model; call SetBackends to give it backends.
+// New returns an empty model keeping its state in this process; call
+// SetBackends to give it backends, and Share to keep the state in a store
+// several replicas share.
 func New(clock Clock, opts Options) *Model {
 	return &Model{
-		clock:    timerClock(clock),
-		opts:     opts.withDefaults(),
-		backends: map[string]*backend{},
-		q:        newQueue(),
+		clock: timerClock(clock),
+		opts:  opts.withDefaults(),
+		local: newMemStore(),
+		q:     newQueue(),
 	}
 }
 
@@ -81,21 +85,120 @@ func (m *Model) SetBackends(specs []BackendSpec) {
 	now := m.clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	next := make(map[string]*backend, len(specs))
-	for _, s := range specs {
-		if s.Validate() != nil {
-			continue
+	m.specs = slices.Clone(specs)
+	m.local.SetBackends(now, m.localSpecs())
+	if st := m.sharedLocked(); st != nil {
+		if err := st.SetBackends(now, specs); err != nil {
+			m.failLocked(err)
 		}
-		s = s.withDefaults()
-		if _, dup := next[s.Name]; dup {
-			continue
-		}
-		if old, ok := m.backends[s.Name]; ok && old.spec == s {
-			next[s.Name] = old
-			continue
-		}
-		next[s.Name] = newBackend(s, now)
 	}
-	m.backends = next
 	m.dispatchLocked(now)
+}
+
+// Plan is the outcome of Choose: the backends to try, in order, and the
+// reservation taken on the first.
+type Plan struct {
+	// Order lists the backends with room, preferred first; the rest are for
+	// Envoy's retries.
+	Order []string
+	// Reservation holds the request's cost on Order[0].
+	Reservation *Reservation
+}
+
+// Choose returns the backends to try for a request of estimated cost tokens,
+// in order, and reserves cost on the first. candidates are the model's backend
+// names; unknown names are ignored.
+//
+// A backend in cooldown, or whose windows or bucket cannot take cost, is never
+// listed. PTU backends come first (lowest Priority first, then most headroom);
+// then TPM backends, lowest Priority first and, within a priority, highest
+// Weight × headroom first, where headroom is the share of the backend's
+// capacity (the smaller of tokens and requests) left after taking cost. Ties
+// keep the candidates' order. It returns false, and reserves nothing, when no
+// candidate has room.
+//
+// Choose does not see the requests Wait is holding: a gateway that queues
+// should admit every request through Wait, which returns at once when
+// nothing waits and a candidate has room.
+func (m *Model) Choose(candidates []string, cost int) (Plan, bool) {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.chooseLocked(now, Ask{Candidates: candidates, Cost: cost})
+}
+
+func (m *Model) chooseLocked(now time.Time, a Ask) (Plan, bool) {
+	cost := int64(max(0, a.Cost))
+	st := m.storeLocked()
+	order, h, err := st.Choose(now, a, cost)
+	if err != nil {
+		m.failLocked(err)
+		st = m.local
+		order, h, _ = st.Choose(now, a, cost)
+	}
+	if order == nil {
+		return Plan{}, false
+	}
+	return Plan{Order: order, Reservation: &Reservation{m: m, st: st, h: h, cost: cost}}, true
+}
+
+// Recovery returns the earliest time at which one of candidates is out of
+// cooldown and has room for cost, assuming nothing else is charged meanwhile
+// (reservations released or settled below their estimate can make it
+// earlier). It returns now if one has room already, and the zero Time if none
+// of candidates is known.
+func (m *Model) Recovery(candidates []string, cost int) time.Time {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, _ := m.recoveryLocked(now, candidates, int64(max(0, cost)))
+	return t
+}
+
+func (m *Model) recoveryLocked(now time.Time, candidates []string, cost int64) (time.Time, bool) {
+	st := m.storeLocked()
+	t, inflight, err := st.Recovery(now, candidates, cost)
+	if err != nil {
+		m.failLocked(err)
+		t, inflight, _ = m.local.Recovery(now, candidates, cost)
+	}
+	return t, inflight
+}
+
+// BackendState is one backend as the model sees it, for metrics.
+type BackendState struct {
+	Name string `json:"name"`
+	Tier Tier   `json:"tier"`
+	// Utilization is the PTU bucket level / capacity (1 = 100 %; can exceed 1);
+	// on a TPM backend, the share of the token window used.
+	Utilization float64 `json:"utilization"`
+	// RemainingTokens: TPM, tokens left in the window; PTU, tokens until 100 %.
+	RemainingTokens int `json:"remaining_tokens"`
+	// RemainingRequests: TPM, requests left in the request window; PTU, -1.
+	RemainingRequests int `json:"remaining_requests"`
+	// CooldownUntil is the end of the throttling (429/424) cooldown.
+	CooldownUntil time.Time `json:"cooldown_until"`
+	// HealthUntil is the end of the health cooldown; Healthy is whether it has passed.
+	HealthUntil time.Time `json:"health_until"`
+	Healthy     bool      `json:"healthy"`
+	// Reserved is the tokens of requests routed and not yet settled or
+	// released; InFlight is their number (in every replica, with a shared
+	// store).
+	Reserved int `json:"reserved"`
+	InFlight int `json:"in_flight"`
+}
+
+// States returns every backend's state, sorted by name: from the shared
+// store while it answers, else from this replica's own share.
+func (m *Model) States() []BackendState {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.storeLocked()
+	out, err := st.States(now)
+	if err != nil {
+		m.failLocked(err)
+		out, _ = m.local.States(now)
+	}
+	return out
 }

@@ -31,13 +31,13 @@ const (
 //     a 2xx resets its exponent.
 func (m *Model) Observe(backend string, status int, header func(string) string, body []byte) {
 	now := m.clock.Now()
+	o := m.observation(now, status, header, body)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	b := m.backends[backend]
-	if b == nil {
-		return
+	if err := m.storeLocked().Observe(now, backend, nil, o); err != nil {
+		m.failLocked(err)
+		_ = m.local.Observe(now, backend, nil, o)
 	}
-	m.observeLocked(now, b, nil, status, header, body)
 	m.dispatchLocked(now)
 }
 
@@ -48,19 +48,18 @@ func (m *Model) Observe(backend string, status int, header func(string) string, 
 // other attempts have made since, so one error seen by several responses is
 // corrected once.
 func (r *Reservation) Observe(status int, header func(string) string, body []byte) {
-	now := r.m.clock.Now()
-	r.m.mu.Lock()
-	defer r.m.mu.Unlock()
 	m := r.m
-	b := m.backends[r.name]
-	if b == nil {
+	now := m.clock.Now()
+	o := m.observation(now, status, header, body)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.h == nil {
 		return
 	}
-	snap := r
-	if b != r.b {
-		snap = nil // the backend was reconfigured since the charge: the snapshot is of the old one
+	if err := r.st.Observe(now, r.h.Backend(), r.h, o); err != nil {
+		m.failLocked(err)
+		_ = m.local.Observe(now, r.h.Backend(), nil, o)
 	}
-	m.observeLocked(now, b, snap, status, header, body)
 	m.dispatchLocked(now)
 }
 
@@ -69,93 +68,35 @@ func (r *Reservation) Observe(status int, header func(string) string, body []byt
 // cooldown: Options.HealthBase, doubling with each consecutive failure up to
 // Options.HealthMax.
 func (m *Model) ObserveFailure(backend string) {
-	now := m.clock.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if b := m.backends[backend]; b != nil {
-		m.healthFailureLocked(now, b)
-	}
+	m.Observe(backend, 0, nil, nil)
 }
 
-func (m *Model) observeLocked(now time.Time, b *backend, r *Reservation, status int, header func(string) string, body []byte) {
+// observation parses what a backend said into what the store applies.
+func (m *Model) observation(now time.Time, status int, header func(string) string, body []byte) Observation {
+	m.mu.Lock()
+	opts := m.opts
+	m.mu.Unlock()
+	o := Observation{Status: status, HealthBase: opts.HealthBase, HealthMax: opts.HealthMax,
+		RemainingTokens: -1, RemainingRequests: -1, Utilization: -1}
 	if header != nil {
-		m.correctLocked(now, b, r, header)
+		if v, ok := parseRemaining(header(headerRemainingTokens)); ok {
+			o.RemainingTokens = v
+		}
+		if v, ok := parseRemaining(header(headerRemainingRequests)); ok {
+			o.RemainingRequests = v
+		}
+		if v, ok := parsePercent(header(headerUtilization)); ok {
+			o.Utilization = v
+		}
 	}
-	switch {
-	case status == 429 || status == 424:
+	if status == 429 || status == 424 {
 		d, ok := ParseRetryAfter(now, header, body)
 		if !ok {
-			d = m.opts.DefaultCooldown
+			d = opts.DefaultCooldown
 		}
-		d = min(d, m.opts.MaxCooldown)
-		if until := now.Add(d); until.After(b.cooldownUntil) {
-			b.cooldownUntil = until
-		}
-	case status == 408 || status >= 500 && status <= 599:
-		m.healthFailureLocked(now, b)
-	case status >= 200 && status <= 299:
-		b.failures = 0
+		o.Cooldown = min(d, opts.MaxCooldown)
 	}
-}
-
-func (m *Model) healthFailureLocked(now time.Time, b *backend) {
-	d := m.opts.HealthBase
-	for i := 0; i < b.failures && d < m.opts.HealthMax; i++ {
-		d *= 2
-	}
-	d = min(d, m.opts.HealthMax)
-	b.failures++
-	if until := now.Add(d); until.After(b.healthUntil) {
-		b.healthUntil = until
-	}
-}
-
-// correctLocked applies the rate-limit headers.
-func (m *Model) correctLocked(now time.Time, b *backend, r *Reservation, header func(string) string) {
-	if b.bucket != nil {
-		pct, ok := parsePercent(header(headerUtilization))
-		if !ok {
-			return
-		}
-		seen := pct / 100 * b.bucket.capacity
-		var delta float64
-		if r != nil {
-			delta = seen - r.snapLevel - (b.corrLevel - r.snapCorrLevel)
-		} else {
-			delta = max(0, seen-b.bucket.levelAt(now))
-		}
-		if delta != 0 {
-			b.bucket.add(now, delta)
-			b.corrLevel += delta
-		}
-		return
-	}
-	if rem, ok := parseRemaining(header(headerRemainingTokens)); ok {
-		seen := b.tokens.limit - rem
-		var delta int64
-		if r != nil {
-			delta = seen - r.snapTokens - (b.corrTokens - r.snapCorrTokens)
-		} else {
-			delta = max(0, seen-b.tokens.used(now))
-		}
-		if delta != 0 {
-			b.tokens.correct(now, delta)
-			b.corrTokens += delta
-		}
-	}
-	if rem, ok := parseRemaining(header(headerRemainingRequests)); ok {
-		seen := b.requests.limit - rem
-		var delta int64
-		if r != nil {
-			delta = seen - r.snapRequests - (b.corrRequests - r.snapCorrRequests)
-		} else {
-			delta = max(0, seen-b.requests.used(now))
-		}
-		if delta != 0 {
-			b.requests.correct(now, delta)
-			b.corrRequests += delta
-		}
-	}
+	return o
 }
 
 // parseRemaining reads a non-negative count; negative (Azure's -1) or

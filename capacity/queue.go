@@ -46,24 +46,30 @@ func (e *NoCapacityError) Unwrap() error { return ErrNoCapacity }
 // request it cannot serve. On failure the error is a *NoCapacityError (wrapping
 // ErrNoCapacity); when ctx ends first it wraps ctx.Err().
 func (m *Model) Wait(ctx context.Context, consumer string, candidates []string, cost int) (Plan, error) {
+	return m.Admit(ctx, Ask{Consumer: consumer, Candidates: candidates, Cost: cost})
+}
+
+// Admit is Wait for an Ask that names its reservation (see Ask.ID).
+func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 	if err := ctx.Err(); err != nil {
 		return Plan{}, fmt.Errorf("capacity: wait: %w", err)
 	}
-	c := int64(max(0, cost))
+	c := int64(max(0, a.Cost))
 	now := m.clock.Now()
 	m.mu.Lock()
 	if m.q.n == 0 {
-		if p, ok := m.chooseLocked(now, candidates, c); ok {
+		if p, ok := m.chooseLocked(now, a); ok {
 			m.mu.Unlock()
 			return p, nil
 		}
 	}
-	rec := m.recoveryLocked(now, candidates, c)
-	if rec.IsZero() || rec.After(now.Add(m.opts.MaxWait)) && !m.inflightLocked(candidates) {
+	rec, inflight := m.recoveryLocked(now, a.Candidates, c)
+	if rec.IsZero() || rec.After(now.Add(m.opts.MaxWait)) && !inflight {
 		m.mu.Unlock()
 		return Plan{}, &NoCapacityError{RetryAt: rec}
 	}
-	w := &waiter{consumer: consumer, candidates: slices.Clone(candidates), cost: c, done: make(chan struct{})}
+	a.Candidates = slices.Clone(a.Candidates)
+	w := &waiter{consumer: a.Consumer, ask: a, cost: c, done: make(chan struct{})}
 	m.q.push(w)
 	w.deadline = m.clock.AfterFunc(m.opts.MaxWait, func() { m.expire(w) })
 	if m.onEnqueue != nil {
@@ -113,18 +119,10 @@ func (m *Model) expire(w *waiter) {
 		return
 	}
 	m.q.remove(w)
-	w.err = &NoCapacityError{RetryAt: m.recoveryLocked(now, w.candidates, w.cost)}
+	rec, _ := m.recoveryLocked(now, w.ask.Candidates, w.cost)
+	w.err = &NoCapacityError{RetryAt: rec}
 	w.finish()
 	m.dispatchLocked(now)
-}
-
-func (m *Model) inflightLocked(candidates []string) bool {
-	for _, name := range candidates {
-		if b := m.backends[name]; b != nil && b.inflight > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // dispatchLocked serves every waiter that can be served now, in fair order,
@@ -136,7 +134,7 @@ func (m *Model) dispatchLocked(now time.Time) {
 		kept, served := q.spare[:0], []*consumerQueue(nil)
 		for _, cq := range q.ring {
 			w := cq.ws[0]
-			p, ok := m.chooseLocked(now, w.candidates, w.cost)
+			p, ok := m.chooseLocked(now, w.ask)
 			if !ok {
 				kept = append(kept, cq)
 				continue
@@ -170,8 +168,15 @@ func (m *Model) armLocked(now time.Time) {
 	var at time.Time
 	for _, cq := range q.ring {
 		w := cq.ws[0]
-		if t := m.recoveryLocked(now, w.candidates, w.cost); !t.IsZero() && (at.IsZero() || t.Before(at)) {
+		if t, _ := m.recoveryLocked(now, w.ask.Candidates, w.cost); !t.IsZero() && (at.IsZero() || t.Before(at)) {
 			at = t
+		}
+	}
+	if m.sharedLocked() != nil && q.n > 0 {
+		// Other replicas free room this one does not hear of: look again
+		// at least every sharedPoll while requests wait.
+		if poll := now.Add(sharedPoll); at.IsZero() || poll.Before(at) {
+			at = poll
 		}
 	}
 	if !at.IsZero() && !at.After(now) {
@@ -203,10 +208,14 @@ func (m *Model) armLocked(now time.Time) {
 	})
 }
 
+// sharedPoll is how often waiters look at a shared store for room that
+// other replicas freed.
+const sharedPoll = 50 * time.Millisecond
+
 type waiter struct {
-	consumer   string
-	candidates []string
-	cost       int64
+	consumer string
+	ask      Ask
+	cost     int64
 	deadline   Timer
 	done       chan struct{} // closed when finished by serving or expiry
 	finished   bool

@@ -9,27 +9,20 @@ type Reservation struct {
 	m *Model // immutable
 
 	// Guarded by m.mu.
-	name string
-	b    *backend // nil if the backend is unknown
+	st   Store // the store holding it: shared, or the local fallback
+	h    Held
 	cost int64
 	done bool
-
-	tokBin, reqBin int64 // tpm: where the charge went
-
-	// What the model believed right after the charge, and the corrections
-	// applied so far, for Observe.
-	snapTokens, snapRequests int64
-	snapLevel                float64
-	snapCorrTokens           int64
-	snapCorrRequests         int64
-	snapCorrLevel            float64
 }
 
 // Backend returns the backend the reservation is currently charged to.
 func (r *Reservation) Backend() string {
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
-	return r.name
+	if r.h == nil {
+		return ""
+	}
+	return r.h.Backend()
 }
 
 // Move moves the charge to backend, when Envoy retried the request there. The
@@ -39,11 +32,15 @@ func (r *Reservation) Move(backend string) {
 	now := r.m.clock.Now()
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
-	if r.done || backend == r.name {
+	if r.done || r.h == nil || backend == r.h.Backend() {
 		return
 	}
-	r.unchargeLocked(now)
-	r.chargeLocked(now, backend, r.m.backends[backend], r.cost)
+	h, err := r.st.Move(now, r.h, backend)
+	if err != nil {
+		r.m.failLocked(err)
+		return
+	}
+	r.h = h
 	r.m.dispatchLocked(now)
 }
 
@@ -61,20 +58,17 @@ func (r *Reservation) Settle(actualTokens int) {
 		return
 	}
 	r.done = true
-	b := r.b
-	if b == nil {
+	if r.h == nil {
 		return
 	}
-	b.inflight--
-	b.reserved -= int(r.cost)
-	if b.bucket == nil && r.m.q.n == 0 {
-		return // a TPM window keeps its charge: nothing else to do (and no clock read)
-	}
 	now := r.m.clock.Now()
-	if b.bucket != nil {
-		b.bucket.add(now, float64(max(0, actualTokens))-float64(r.cost))
+	if err := r.st.Settle(now, r.h, int64(actualTokens)); err != nil {
+		r.m.failLocked(err)
+		return
 	}
-	r.m.dispatchLocked(now)
+	if r.m.q.n > 0 {
+		r.m.dispatchLocked(now)
+	}
 }
 
 // Release takes the charge back: the attempt failed before the backend
@@ -87,40 +81,43 @@ func (r *Reservation) Release() {
 		return
 	}
 	r.done = true
-	r.unchargeLocked(now)
+	if r.h == nil {
+		return
+	}
+	if err := r.st.Release(now, r.h); err != nil {
+		r.m.failLocked(err)
+		return
+	}
 	r.m.dispatchLocked(now)
 }
 
-func (r *Reservation) chargeLocked(now time.Time, name string, b *backend, cost int64) {
-	r.name, r.b, r.cost = name, b, cost
-	if b == nil {
-		return
+// Attach returns the reservation another replica took for request id (Ask.ID)
+// among candidates, moved to backend where this replica's attempt goes, and
+// the meta stored with it. It reports false when the state is not shared,
+// the store fails, or no such reservation exists (reactive routing, or it
+// ended).
+func (m *Model) Attach(id string, backend string) (*Reservation, string, bool) {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.sharedLocked()
+	a, ok := st.(attacher)
+	if !ok || id == "" {
+		return nil, "", false
 	}
-	b.inflight++
-	b.reserved += int(cost)
-	if b.bucket != nil {
-		b.bucket.add(now, float64(cost))
-		r.snapLevel = b.bucket.level
-		r.snapCorrLevel = b.corrLevel
-		return
+	h, meta, err := a.Attach(now, id, backend)
+	if err != nil {
+		m.failLocked(err)
+		return nil, "", false
 	}
-	r.tokBin = b.tokens.charge(now, cost)
-	r.reqBin = b.requests.charge(now, 1)
-	r.snapTokens, r.snapRequests = b.tokens.total, b.requests.total
-	r.snapCorrTokens, r.snapCorrRequests = b.corrTokens, b.corrRequests
+	if h == nil {
+		return nil, "", false
+	}
+	m.dispatchLocked(now)
+	return &Reservation{m: m, st: st, h: h}, meta, true
 }
 
-func (r *Reservation) unchargeLocked(now time.Time) {
-	b := r.b
-	if b == nil {
-		return
-	}
-	b.inflight--
-	b.reserved -= int(r.cost)
-	if b.bucket != nil {
-		b.bucket.add(now, -float64(r.cost))
-		return
-	}
-	b.tokens.uncharge(now, r.tokBin, r.cost)
-	b.requests.uncharge(now, r.reqBin, 1)
+// attacher is a shared store whose reservations any replica can find by id.
+type attacher interface {
+	Attach(now time.Time, id, backend string) (Held, string, error)
 }

@@ -1,0 +1,298 @@
+package capacity
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// memStore keeps the state in this process: the store of a single replica,
+// and every replica's fallback when the shared store fails. Its callers hold
+// the Model's mutex.
+type memStore struct {
+	backends map[string]*backend
+	pass     uint64 // Choose's pass number, to skip a candidate listed twice
+}
+
+var _ Store = (*memStore)(nil)
+
+func newMemStore() *memStore { return &memStore{backends: map[string]*backend{}} }
+
+// memHeld is a reservation in a memStore.
+type memHeld struct {
+	name string
+	b    *backend // nil if the backend is unknown
+	cost int64
+
+	tokBin, reqBin int64 // tpm: where the charge went
+
+	// What the model believed right after the charge, and the corrections
+	// applied so far, for Observe.
+	snapTokens, snapRequests int64
+	snapLevel                float64
+	snapCorrTokens           int64
+	snapCorrRequests         int64
+	snapCorrLevel            float64
+}
+
+func (h *memHeld) Backend() string { return h.name }
+
+func (s *memStore) SetBackends(now time.Time, specs []BackendSpec) error {
+	next := make(map[string]*backend, len(specs))
+	for _, sp := range specs {
+		if sp.Validate() != nil {
+			continue
+		}
+		sp = sp.withDefaults()
+		if _, dup := next[sp.Name]; dup {
+			continue
+		}
+		if old, ok := s.backends[sp.Name]; ok && old.spec == sp {
+			next[sp.Name] = old
+			continue
+		}
+		next[sp.Name] = newBackend(sp, now)
+	}
+	s.backends = next
+	return nil
+}
+
+// choice is one listed candidate, kept small and free of pointers: sorting moves it.
+type choice struct {
+	score float64
+	prio  int32
+	idx   int32 // in candidates
+	tpm   bool
+}
+
+func (s *memStore) Choose(now time.Time, a Ask, cost int64) ([]string, Held, error) {
+	var buf [32]choice
+	cs := buf[:0]
+	s.pass++
+	for i, name := range a.Candidates {
+		b := s.backends[name]
+		if b == nil || b.pass == s.pass || !b.available(now) || !b.fits(now, cost) {
+			continue
+		}
+		b.pass = s.pass // listed twice: once is enough
+		h := max(0, b.headroom(now, cost))
+		if b.spec.Tier == TierTPM {
+			h *= float64(b.spec.Weight)
+		}
+		prio := int32(max(math.MinInt32, min(math.MaxInt32, b.spec.Priority)))
+		cs = append(cs, choice{score: h, prio: prio, idx: int32(i), tpm: b.spec.Tier == TierTPM})
+	}
+	if len(cs) == 0 {
+		return nil, nil, nil
+	}
+	slices.SortStableFunc(cs, func(x, y choice) int {
+		if x.tpm != y.tpm {
+			if y.tpm {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(x.prio, y.prio); c != 0 {
+			return c
+		}
+		return cmp.Compare(y.score, x.score)
+	})
+	order := make([]string, len(cs))
+	for i, c := range cs {
+		order[i] = a.Candidates[c.idx]
+	}
+	h := &memHeld{}
+	s.charge(now, h, order[0], cost)
+	return order, h, nil
+}
+
+func (s *memStore) Recovery(now time.Time, candidates []string, cost int64) (time.Time, bool, error) {
+	var best time.Time
+	inflight := false
+	for _, name := range candidates {
+		b := s.backends[name]
+		if b == nil {
+			continue
+		}
+		inflight = inflight || b.inflight > 0
+		if t := b.recovery(now, cost); best.IsZero() || t.Before(best) {
+			best = t
+		}
+	}
+	return best, inflight, nil
+}
+
+func (s *memStore) Move(now time.Time, h Held, backend string) (Held, error) {
+	mh := h.(*memHeld)
+	if backend == mh.name {
+		return mh, nil
+	}
+	s.uncharge(now, mh)
+	s.charge(now, mh, backend, mh.cost)
+	return mh, nil
+}
+
+// Settle corrects a PTU bucket from the estimate to the real cost, as Azure
+// does. A TPM window keeps the estimate charged on arrival: Azure's
+// per-minute limit counts the arrival estimate and does not refund the
+// difference, so the model must not either, or it would believe in room the
+// backend will refuse.
+func (s *memStore) Settle(now time.Time, h Held, actual int64) error {
+	mh := h.(*memHeld)
+	b := mh.b
+	if b == nil {
+		return nil
+	}
+	b.inflight--
+	b.reserved -= int(mh.cost)
+	if b.bucket != nil {
+		b.bucket.add(now, float64(max(0, actual))-float64(mh.cost))
+	}
+	return nil
+}
+
+func (s *memStore) Release(now time.Time, h Held) error {
+	s.uncharge(now, h.(*memHeld))
+	return nil
+}
+
+func (s *memStore) charge(now time.Time, h *memHeld, name string, cost int64) {
+	b := s.backends[name]
+	h.name, h.b, h.cost = name, b, cost
+	if b == nil {
+		return
+	}
+	b.inflight++
+	b.reserved += int(cost)
+	if b.bucket != nil {
+		b.bucket.add(now, float64(cost))
+		h.snapLevel = b.bucket.level
+		h.snapCorrLevel = b.corrLevel
+		return
+	}
+	h.tokBin = b.tokens.charge(now, cost)
+	h.reqBin = b.requests.charge(now, 1)
+	h.snapTokens, h.snapRequests = b.tokens.total, b.requests.total
+	h.snapCorrTokens, h.snapCorrRequests = b.corrTokens, b.corrRequests
+}
+
+func (s *memStore) uncharge(now time.Time, h *memHeld) {
+	b := h.b
+	if b == nil {
+		return
+	}
+	b.inflight--
+	b.reserved -= int(h.cost)
+	if b.bucket != nil {
+		b.bucket.add(now, -float64(h.cost))
+		return
+	}
+	b.tokens.uncharge(now, h.tokBin, h.cost)
+	b.requests.uncharge(now, h.reqBin, 1)
+}
+
+func (s *memStore) Observe(now time.Time, name string, h Held, o Observation) error {
+	b := s.backends[name]
+	if b == nil {
+		return nil
+	}
+	var snap *memHeld
+	if mh, ok := h.(*memHeld); ok && mh.b == b {
+		snap = mh // else the backend was reconfigured since the charge: the snapshot is of the old one
+	}
+	s.correct(now, b, snap, o)
+	switch {
+	case o.Status == 429 || o.Status == 424:
+		if until := now.Add(o.Cooldown); until.After(b.cooldownUntil) {
+			b.cooldownUntil = until
+		}
+	case o.healthFailure():
+		d := HealthCooldown(b.failures, o.HealthBase, o.HealthMax)
+		b.failures++
+		if until := now.Add(d); until.After(b.healthUntil) {
+			b.healthUntil = until
+		}
+	case o.Status >= 200 && o.Status <= 299:
+		b.failures = 0
+	}
+	return nil
+}
+
+// correct applies the rate-limit headers. Without the attempt's reservation
+// the store cannot tell a stale header from its own error, so it only raises
+// usage to what the header shows; with it, it corrects both ways: by the
+// difference between the header and what was believed at the charge, less
+// the corrections other attempts have made since, so one error seen by
+// several responses is corrected once.
+func (s *memStore) correct(now time.Time, b *backend, r *memHeld, o Observation) {
+	if b.bucket != nil {
+		if o.Utilization < 0 {
+			return
+		}
+		seen := o.Utilization / 100 * b.bucket.capacity
+		var delta float64
+		if r != nil {
+			delta = seen - r.snapLevel - (b.corrLevel - r.snapCorrLevel)
+		} else {
+			delta = max(0, seen-b.bucket.levelAt(now))
+		}
+		if delta != 0 {
+			b.bucket.add(now, delta)
+			b.corrLevel += delta
+		}
+		return
+	}
+	if o.RemainingTokens >= 0 {
+		seen := b.tokens.limit - o.RemainingTokens
+		var delta int64
+		if r != nil {
+			delta = seen - r.snapTokens - (b.corrTokens - r.snapCorrTokens)
+		} else {
+			delta = max(0, seen-b.tokens.used(now))
+		}
+		if delta != 0 {
+			b.tokens.correct(now, delta)
+			b.corrTokens += delta
+		}
+	}
+	if o.RemainingRequests >= 0 {
+		seen := b.requests.limit - o.RemainingRequests
+		var delta int64
+		if r != nil {
+			delta = seen - r.snapRequests - (b.corrRequests - r.snapCorrRequests)
+		} else {
+			delta = max(0, seen-b.requests.used(now))
+		}
+		if delta != 0 {
+			b.requests.correct(now, delta)
+			b.corrRequests += delta
+		}
+	}
+}
+
+func (s *memStore) States(now time.Time) ([]BackendState, error) {
+	out := make([]BackendState, 0, len(s.backends))
+	for name, b := range s.backends {
+		st := BackendState{
+			Name: name, Tier: b.spec.Tier,
+			CooldownUntil: b.cooldownUntil, HealthUntil: b.healthUntil, Healthy: !now.Before(b.healthUntil),
+			Reserved: b.reserved, InFlight: b.inflight,
+		}
+		if b.bucket != nil {
+			level := b.bucket.levelAt(now)
+			st.Utilization = level / b.bucket.capacity
+			st.RemainingTokens = int(max(0, math.Floor(b.bucket.capacity-level)))
+			st.RemainingRequests = -1
+		} else {
+			used := b.tokens.used(now)
+			st.Utilization = float64(used) / float64(b.tokens.limit)
+			st.RemainingTokens = int(max(0, b.tokens.limit-used))
+			st.RemainingRequests = int(max(0, b.requests.limit-b.requests.used(now)))
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b BackendState) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}

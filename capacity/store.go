@@ -1,0 +1,91 @@
+package capacity
+
+import "time"
+
+// Store holds the backends' live state: windows, buckets, cooldowns and
+// reservations. The Model keeps its policy (options, the hold queue, parsing
+// what backends said) and asks its Store for every state change, so that the
+// state can live in this process (the memory store) or be shared by several
+// replicas (a Redis store, package capacity/redisstore).
+//
+// A Model calls its Store with its own mutex held and the time read from its
+// clock, so a Store sees one caller at a time per Model; a shared Store must
+// make each call atomic against other replicas on its own. Errors are the
+// Store's to report: the Model falls back to a local Store on any error.
+type Store interface {
+	// SetBackends replaces the backend set (see Model.SetBackends).
+	SetBackends(now time.Time, specs []BackendSpec) error
+	// Choose lists the candidates with room for cost, preferred first, and
+	// charges cost to the first under the reservation id. A nil order means
+	// no candidate has room; nothing is charged then.
+	Choose(now time.Time, a Ask, cost int64) (order []string, h Held, err error)
+	// Recovery is the earliest time one of candidates can take cost (zero
+	// if none is known), and whether any has requests in flight.
+	Recovery(now time.Time, candidates []string, cost int64) (at time.Time, inflight bool, err error)
+	// Move moves h's charge to backend and returns the handle that now
+	// holds it.
+	Move(now time.Time, h Held, backend string) (Held, error)
+	// Settle ends h with the request's real cost; Release ends it with no cost.
+	Settle(now time.Time, h Held, actual int64) error
+	Release(now time.Time, h Held) error
+	// Observe applies one attempt's response on backend; h is the request's
+	// reservation if it is charged to backend (its snapshot makes the
+	// correction exact), else nil.
+	Observe(now time.Time, backend string, h Held, o Observation) error
+	// States reports every backend, sorted by name.
+	States(now time.Time) ([]BackendState, error)
+}
+
+// Held is a Store's handle on one reservation.
+type Held interface {
+	// Backend is the backend the reservation is charged to.
+	Backend() string
+}
+
+// Ask is one request asking for capacity.
+type Ask struct {
+	// Consumer orders the hold queue fairly (round-robin across consumers).
+	Consumer string
+	// Candidates are the backend names that may serve it.
+	Candidates []string
+	// Cost is the estimated tokens charged on arrival.
+	Cost int
+	// ID names the reservation in a shared store, so that another replica
+	// (the one serving an attempt) can move, observe or settle it. Empty: a
+	// random one.
+	ID string
+	// Meta is kept with a shared reservation and returned to Attach (the
+	// request's trace context).
+	Meta string
+}
+
+// Observation is one attempt's response as the store applies it: the
+// Model has already parsed the headers and decided the cooldowns.
+type Observation struct {
+	Status int // 0: failed without a status (reset, refused, timeout)
+	// Cooldown is the throttling cooldown of a 429/424, already clamped.
+	Cooldown time.Duration
+	// HealthBase and HealthMax bound a health failure's cooldown, which
+	// doubles with the backend's consecutive failures.
+	HealthBase, HealthMax time.Duration
+	// RemainingTokens and RemainingRequests (tpm) are the
+	// x-ratelimit-remaining-* headers, -1 when absent; Utilization (ptu) is
+	// azure-openai-deployment-utilization in percent, -1 when absent.
+	RemainingTokens, RemainingRequests int64
+	Utilization                        float64
+}
+
+// healthFailure reports whether the observation starts a health cooldown.
+func (o Observation) healthFailure() bool {
+	return o.Status == 0 || o.Status == 408 || o.Status >= 500 && o.Status <= 599
+}
+
+// HealthCooldown is the health cooldown after a backend's n-th consecutive
+// failure (n from 0): base doubling per failure, capped at max.
+func HealthCooldown(n int, base, most time.Duration) time.Duration {
+	d := base
+	for i := 0; i < n && d < most; i++ {
+		d *= 2
+	}
+	return min(d, most)
+}
