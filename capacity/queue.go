@@ -216,11 +216,11 @@ type waiter struct {
 	consumer string
 	ask      Ask
 	cost     int64
-	deadline   Timer
-	done       chan struct{} // closed when finished by serving or expiry
-	finished   bool
-	plan       Plan
-	err        error
+	deadline Timer
+	done     chan struct{} // closed when finished by serving or expiry
+	finished bool
+	plan     Plan
+	err      error
 }
 
 func (w *waiter) finish() {
