@@ -92,6 +92,19 @@ func (s BackendSpec) Validate() error {
 	return errors.Join(errs...)
 }
 
+// WithDefaults returns the spec as the model uses it: zero fields filled.
+func (s BackendSpec) WithDefaults() BackendSpec { return s.withDefaults() }
+
+// Bins of the sliding windows: a shared store must use the same to keep the
+// same rules.
+const (
+	TokenWindowBins   = tokenBins
+	RequestWindowBins = requestBins
+)
+
+// RequestLimit is the request budget of one RequestWindow (with defaults).
+func (s BackendSpec) RequestLimit() int64 { return s.requestLimit() }
+
 // requestLimit is the request budget of one RequestWindow.
 func (s BackendSpec) requestLimit() int64 {
 	return max(1, int64(s.RPM)*int64(s.RequestWindow)/int64(s.TokenWindow))

@@ -1,0 +1,302 @@
+// Package redisstore keeps the capacity model's state in Redis, so that
+// several spillway replicas share one picture of every backend: windows,
+// PTU bucket, cooldowns and reservations. Each operation is one Lua script
+// call (one round trip), atomic against every other replica.
+//
+// The rules are the memory store's (package capacity), written again in Lua
+// (store.lua) because they must run inside Redis to be atomic; the tests run
+// the same scenarios against both.
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/spillway-gw/spillway/capacity"
+)
+
+//go:embed store.lua
+var script string
+
+var lua = rueidis.NewLuaScript(script)
+
+// Options configure a Store.
+type Options struct {
+	// KeyPrefix starts every key ("spillway:" by default). On a Redis
+	// Cluster, put a hash tag in it ("{spillway}:") so that one script's
+	// keys share a slot.
+	KeyPrefix string
+	// Timeout bounds one call; past it the model serves from its local
+	// share. Default 100 ms.
+	Timeout time.Duration
+	// ReservationTTL is how long a reservation nobody settles is kept
+	// (a replica that died mid-request). Default 10 minutes.
+	ReservationTTL time.Duration
+}
+
+// Store is a capacity.Store on Redis.
+type Store struct {
+	ctx    context.Context
+	client rueidis.Client
+	opts   Options
+
+	// Set by SetBackends; the Model calls with its lock held.
+	names map[string]int // index in keys/args
+	keys  []string       // backend keys
+	args  [][]string     // per backend: name and its 10 spec values
+}
+
+var (
+	_ capacity.Store = (*Store)(nil)
+	_ capacity.Held  = (*held)(nil)
+)
+
+// New returns a Store using client. ctx bounds every call (the server's
+// lifetime).
+func New(ctx context.Context, client rueidis.Client, o Options) *Store {
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = "spillway:"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 100 * time.Millisecond
+	}
+	if o.ReservationTTL <= 0 {
+		o.ReservationTTL = 10 * time.Minute
+	}
+	return &Store{ctx: ctx, client: client, opts: o, names: map[string]int{}}
+}
+
+// held is a reservation in Redis, known by id.
+type held struct {
+	id      string
+	backend string // where this replica last put it; the script reads the truth
+}
+
+func (h *held) Backend() string { return h.backend }
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+}
+
+// SetBackends keeps the specs to pass with every call. Redis keeps the
+// state of a backend by name, across reloads and replicas.
+func (s *Store) SetBackends(_ time.Time, specs []capacity.BackendSpec) error {
+	names := map[string]int{}
+	var keys []string
+	var args [][]string
+	for _, sp := range specs {
+		if sp.Validate() != nil {
+			continue
+		}
+		if _, dup := names[sp.Name]; dup {
+			continue
+		}
+		sp = sp.WithDefaults()
+		names[sp.Name] = len(keys)
+		keys = append(keys, s.opts.KeyPrefix+"b:"+sp.Name)
+		ptu, tl := "0", int64(sp.TPM)
+		if sp.Tier == capacity.TierPTU {
+			ptu, tl = "1", int64(sp.CapacityTPM)
+		}
+		tbin := max(1, sp.TokenWindow.Microseconds()/capacity.TokenWindowBins)
+		qbin := max(1, sp.RequestWindow.Microseconds()/capacity.RequestWindowBins)
+		args = append(args, []string{
+			sp.Name, ptu, itoa(tl), itoa(sp.RequestLimit()),
+			itoa(tbin), itoa(capacity.TokenWindowBins), itoa(qbin), itoa(capacity.RequestWindowBins),
+			itoa(sp.TokenWindow.Microseconds()), itoa(int64(sp.Priority)), itoa(int64(sp.Weight)),
+		})
+	}
+	s.names, s.keys, s.args = names, keys, args
+	return nil
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// call runs op with the given backends (nil: all) and op arguments.
+func (s *Store) call(op string, now time.Time, resKey string, backends []string, extra ...string) rueidis.RedisResult {
+	idx := make([]int, 0, len(s.keys))
+	if backends == nil {
+		for i := range s.keys {
+			idx = append(idx, i)
+		}
+	} else {
+		seen := map[int]bool{}
+		for _, name := range backends {
+			if i, ok := s.names[name]; ok && !seen[i] {
+				seen[i] = true
+				idx = append(idx, i)
+			}
+		}
+	}
+	if resKey == "" {
+		resKey = s.opts.KeyPrefix + "r:-"
+	}
+	keys := make([]string, 0, 1+len(idx))
+	keys = append(keys, resKey)
+	args := make([]string, 0, 3+11*len(idx)+len(extra))
+	args = append(args, op, itoa(now.UnixMicro()), strconv.Itoa(len(idx)))
+	for _, i := range idx {
+		keys = append(keys, s.keys[i])
+		args = append(args, s.args[i]...)
+	}
+	args = append(args, extra...)
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
+	defer cancel()
+	return lua.Exec(ctx, s.client, keys, args)
+}
+
+func (s *Store) resKey(id string) string { return s.opts.KeyPrefix + "r:" + id }
+
+// Choose implements capacity.Store.
+func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) ([]string, capacity.Held, error) {
+	id := a.ID
+	if id == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	extra := append([]string{itoa(cost), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta}, a.Candidates...)
+	order, err := s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return nil, nil, fmt.Errorf("redis: choose: %w", err)
+	}
+	if len(order) == 0 {
+		return nil, nil, nil
+	}
+	return order, &held{id: id, backend: order[0]}, nil
+}
+
+// Recovery implements capacity.Store.
+func (s *Store) Recovery(now time.Time, candidates []string, cost int64) (time.Time, bool, error) {
+	vs, err := s.call("recovery", now, "", candidates, append([]string{itoa(cost)}, candidates...)...).ToArray()
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("redis: recovery: %w", err)
+	}
+	if len(vs) != 2 {
+		return time.Time{}, false, errors.New("redis: recovery: malformed reply")
+	}
+	at, _ := vs[0].ToString()
+	inflight, _ := vs[1].AsInt64()
+	if at == "" {
+		return time.Time{}, inflight == 1, nil
+	}
+	us, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("redis: recovery: %w", err)
+	}
+	return time.UnixMicro(us), inflight == 1, nil
+}
+
+// Move implements capacity.Store.
+func (s *Store) Move(now time.Time, h capacity.Held, backend string) (capacity.Held, error) {
+	rh := h.(*held)
+	next, _, err := s.Attach(now, rh.id, backend)
+	if err != nil {
+		return h, err
+	}
+	if next == nil {
+		return h, nil // settled meanwhile: nothing to move
+	}
+	return next, nil
+}
+
+// Attach moves reservation id to backend, whichever replica took it, and
+// returns it with its meta; nil when no such reservation exists.
+func (s *Store) Attach(now time.Time, id, backend string) (capacity.Held, string, error) {
+	vs, err := s.call("move", now, s.resKey(id), nil, backend).AsStrSlice()
+	if rueidis.IsRedisNil(err) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("redis: move: %w", err)
+	}
+	meta := ""
+	if len(vs) > 0 {
+		meta = vs[0]
+	}
+	return &held{id: id, backend: backend}, meta, nil
+}
+
+// Settle implements capacity.Store.
+func (s *Store) Settle(now time.Time, h capacity.Held, actual int64) error {
+	if err := s.call("settle", now, s.resKey(h.(*held).id), nil, itoa(actual)).Error(); err != nil {
+		return fmt.Errorf("redis: settle: %w", err)
+	}
+	return nil
+}
+
+// Release implements capacity.Store.
+func (s *Store) Release(now time.Time, h capacity.Held) error {
+	if err := s.call("release", now, s.resKey(h.(*held).id), nil).Error(); err != nil {
+		return fmt.Errorf("redis: release: %w", err)
+	}
+	return nil
+}
+
+// Observe implements capacity.Store.
+func (s *Store) Observe(now time.Time, backend string, h capacity.Held, o capacity.Observation) error {
+	resKey, useRes := "", "0"
+	if rh, ok := h.(*held); ok && rh != nil {
+		resKey, useRes = s.resKey(rh.id), "1"
+	}
+	err := s.call("observe", now, resKey, []string{backend},
+		backend, strconv.Itoa(o.Status), itoa(o.Cooldown.Microseconds()),
+		itoa(o.HealthBase.Microseconds()), itoa(o.HealthMax.Microseconds()),
+		itoa(o.RemainingTokens), itoa(o.RemainingRequests), strconv.FormatFloat(o.Utilization, 'g', -1, 64), useRes,
+	).Error()
+	if err != nil {
+		return fmt.Errorf("redis: observe: %w", err)
+	}
+	return nil
+}
+
+// States implements capacity.Store.
+func (s *Store) States(now time.Time) ([]capacity.BackendState, error) {
+	rows, err := s.call("states", now, "", nil).ToArray()
+	if err != nil {
+		return nil, fmt.Errorf("redis: states: %w", err)
+	}
+	out := make([]capacity.BackendState, 0, len(rows))
+	for _, row := range rows {
+		f, err := row.AsStrSlice()
+		if err != nil || len(f) != 8 {
+			return nil, errors.New("redis: states: malformed reply")
+		}
+		num := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v }
+		tier := capacity.TierTPM
+		if s.args[s.names[f[0]]][1] == "1" {
+			tier = capacity.TierPTU
+		}
+		hu := time.UnixMicro(int64(num(5)))
+		out = append(out, capacity.BackendState{
+			Name: f[0], Tier: tier, Utilization: num(1),
+			RemainingTokens: int(num(2)), RemainingRequests: int(num(3)),
+			CooldownUntil: micros(int64(num(4))), HealthUntil: micros(int64(num(5))), Healthy: !now.Before(hu),
+			Reserved: int(num(6)), InFlight: int(num(7)),
+		})
+	}
+	sortStates(out)
+	return out, nil
+}
+
+func micros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us)
+}
+
+func sortStates(out []capacity.BackendState) {
+	slices.SortFunc(out, func(a, b capacity.BackendState) int { return strings.Compare(a.Name, b.Name) })
+}

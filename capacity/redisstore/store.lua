@@ -1,0 +1,396 @@
+-- spillway's shared capacity state: one script, one round trip, atomic.
+-- The same rules as package capacity's memory store (window.go, bucket.go,
+-- backend.go, memory.go), on state kept in Redis hashes so that every
+-- replica sees and changes one state. Time is the caller's, in microseconds
+-- since the Unix epoch; bins are numbered from the epoch, so every replica
+-- puts a charge in the same bin.
+--
+-- KEYS[1]   the reservation hash ("<prefix>r:<id>"), or any key when unused
+-- KEYS[1+i] backend i's state hash ("<prefix>b:<name>")
+-- ARGV      op, now, n, then per backend: name, ptu (1/0), token limit (tpm
+--           tokens or ptu capacity), request limit, token bin µs, token bins,
+--           request bin µs, request bins, token window µs, priority, weight;
+--           then the op's own arguments.
+
+local op = ARGV[1]
+local now = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local EPS = 1e-6
+local STATE_TTL_MS = 86400000
+
+local specs, byName = {}, {}
+local a = 4
+for i = 1, n do
+  local s = {
+    key = KEYS[i + 1], name = ARGV[a], ptu = ARGV[a + 1] == '1',
+    tl = tonumber(ARGV[a + 2]), rl = tonumber(ARGV[a + 3]),
+    tbin = tonumber(ARGV[a + 4]), tbins = tonumber(ARGV[a + 5]),
+    qbin = tonumber(ARGV[a + 6]), qbins = tonumber(ARGV[a + 7]),
+    win = tonumber(ARGV[a + 8]), prio = tonumber(ARGV[a + 9]), weight = tonumber(ARGV[a + 10]),
+    idx = i,
+  }
+  specs[i] = s
+  byName[s.name] = s
+  a = a + 11
+end
+local args = a -- first op argument
+
+local function fmt(v)
+  if v == math.floor(v) and math.abs(v) < 1e15 then return string.format('%d', v) end
+  return string.format('%.17g', v)
+end
+
+-- Backend state, loaded once per call and written back at the end.
+local function load(s)
+  if s.h then return s end
+  local raw = redis.call('HGETALL', s.key)
+  local h = {}
+  for i = 1, #raw, 2 do h[raw[i]] = tonumber(raw[i + 1]) end
+  s.h, s.dirty, s.del = h, {}, {}
+  return s
+end
+local function get(s, f) return s.h[f] or 0 end
+local function set(s, f, v) s.h[f] = v; s.dirty[f] = true end
+local function drop(s, f)
+  if s.h[f] ~= nil then s.h[f] = nil; s.dirty[f] = nil; s.del[#s.del + 1] = f end
+end
+local function save()
+  for _, s in ipairs(specs) do
+    if s.h then
+      local kv = {}
+      for f in pairs(s.dirty) do kv[#kv + 1] = f; kv[#kv + 1] = fmt(s.h[f]) end
+      if #kv > 0 then redis.call('HSET', s.key, unpack(kv)) end
+      if #s.del > 0 then redis.call('HDEL', s.key, unpack(s.del)) end
+      if #kv > 0 or #s.del > 0 then redis.call('PEXPIRE', s.key, STATE_TTL_MS) end
+    end
+  end
+end
+
+-- Sliding windows: prefix p ('t' tokens, 'q' requests); fields p..'h' the
+-- newest bin seen, p..'s' the total, p..<bin> each bin's charge.
+local function fitsN(used, cost, limit)
+  return used + cost <= limit or (used <= 0 and cost > limit)
+end
+local function advance(s, p, binUs, size)
+  local nb = math.floor(now / binUs)
+  local head = s.h[p .. 'h']
+  if head == nil then set(s, p .. 'h', nb); return end
+  if nb <= head then return end
+  local total = get(s, p .. 's')
+  for k = head - size + 1, math.min(head, nb - size) do
+    local f = p .. fmt(k)
+    local v = s.h[f]
+    if v then total = total - v; drop(s, f) end
+  end
+  set(s, p .. 's', total)
+  set(s, p .. 'h', nb)
+end
+local function wcharge(s, p, binUs, size, amt)
+  advance(s, p, binUs, size)
+  local head = s.h[p .. 'h']
+  local f = p .. fmt(head)
+  set(s, f, get(s, f) + amt)
+  set(s, p .. 's', get(s, p .. 's') + amt)
+  return head
+end
+local function wuncharge(s, p, binUs, size, bin, amt)
+  advance(s, p, binUs, size)
+  local head = s.h[p .. 'h']
+  if bin > head or bin <= head - size then return end
+  local f = p .. fmt(bin)
+  local v = get(s, f)
+  amt = math.min(amt, v)
+  set(s, f, v - amt)
+  set(s, p .. 's', get(s, p .. 's') - amt)
+end
+local function wcorrect(s, p, binUs, size, delta)
+  if delta >= 0 then wcharge(s, p, binUs, size, delta); return end
+  advance(s, p, binUs, size)
+  local head = s.h[p .. 'h']
+  local need = -delta
+  for k = head - size + 1, head do
+    if need <= 0 then break end
+    local f = p .. fmt(k)
+    local v = s.h[f]
+    if v and v > 0 then
+      local m = math.min(need, v)
+      set(s, f, v - m)
+      set(s, p .. 's', get(s, p .. 's') - m)
+      need = need - m
+    end
+  end
+end
+local function wroom(s, p, binUs, size, limit, cost)
+  advance(s, p, binUs, size)
+  local total = get(s, p .. 's')
+  if fitsN(total, cost, limit) then return now end
+  local need = total
+  if cost <= limit then need = total + cost - limit end
+  local head = s.h[p .. 'h']
+  local freed = 0
+  for k = head - size + 1, head do
+    freed = freed + (s.h[p .. fmt(k)] or 0)
+    if freed >= need then return (k + size) * binUs end
+  end
+  return (head + size) * binUs
+end
+
+-- The PTU bucket: 'lv' level, 'll' when it was last drained.
+local function drain(s)
+  local last = s.h['ll']
+  if last == nil then set(s, 'll', now); return end
+  local dt = now - last
+  if dt > 0 then
+    set(s, 'lv', math.max(0, get(s, 'lv') - s.tl / s.win * dt))
+    set(s, 'll', now)
+  end
+end
+local function badd(s, v)
+  drain(s)
+  set(s, 'lv', math.max(0, get(s, 'lv') + v))
+end
+local function bfits(s, cost)
+  drain(s)
+  local lv = get(s, 'lv')
+  return lv + cost <= s.tl + EPS or (lv <= EPS and cost > s.tl)
+end
+local function broom(s, cost)
+  if bfits(s, cost) then return now end
+  local target = math.max(0, s.tl - cost)
+  return now + math.ceil((get(s, 'lv') - target) / (s.tl / s.win))
+end
+
+-- A backend: 'cd' throttling cooldown end, 'hu' health cooldown end, 'hf'
+-- consecutive failures, 'res'/'inf' reserved tokens and reservations in
+-- flight, 'ct'/'cq'/'cl' cumulative header corrections.
+local function available(s)
+  return now >= math.max(get(s, 'cd'), get(s, 'hu'))
+end
+local function fits(s, cost)
+  if s.ptu then return bfits(s, cost) end
+  advance(s, 't', s.tbin, s.tbins)
+  advance(s, 'q', s.qbin, s.qbins)
+  return fitsN(get(s, 'q' .. 's'), 1, s.rl) and fitsN(get(s, 't' .. 's'), cost, s.tl)
+end
+local function headroom(s, cost)
+  if s.ptu then return (s.tl - get(s, 'lv') - cost) / s.tl end
+  local t = (s.tl - get(s, 'ts') - cost) / s.tl
+  local r = (s.rl - get(s, 'qs') - 1) / s.rl
+  return math.min(t, r)
+end
+local function recovery(s, cost)
+  local t = math.max(now, get(s, 'cd'), get(s, 'hu'))
+  local room
+  if s.ptu then
+    room = broom(s, cost)
+  else
+    room = math.max(wroom(s, 't', s.tbin, s.tbins, s.tl, cost), wroom(s, 'q', s.qbin, s.qbins, s.rl, 1))
+  end
+  return math.max(t, room)
+end
+
+-- Reservations: 'n' backend, 'c' cost, 'tb'/'qb' bins charged, snapshots
+-- 'sl','scl' (ptu) and 'st','sq','sct','scq' (tpm), 'm' the caller's meta.
+local function loadRes()
+  local raw = redis.call('HGETALL', KEYS[1])
+  if #raw == 0 then return nil end
+  local r = {}
+  for i = 1, #raw, 2 do
+    local f, v = raw[i], raw[i + 1]
+    if f == 'n' or f == 'm' then r[f] = v else r[f] = tonumber(v) end
+  end
+  return r
+end
+local function saveRes(r, ttl)
+  local kv = {}
+  for f, v in pairs(r) do
+    kv[#kv + 1] = f
+    if type(v) == 'number' then kv[#kv + 1] = fmt(v) else kv[#kv + 1] = v end
+  end
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], unpack(kv))
+  if ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+local function charge(r, s, cost)
+  r.n, r.c = s.name, cost
+  load(s)
+  set(s, 'inf', get(s, 'inf') + 1)
+  set(s, 'res', get(s, 'res') + cost)
+  if s.ptu then
+    badd(s, cost)
+    r.sl, r.scl = get(s, 'lv'), get(s, 'cl')
+  else
+    r.tb = wcharge(s, 't', s.tbin, s.tbins, cost)
+    r.qb = wcharge(s, 'q', s.qbin, s.qbins, 1)
+    r.st, r.sq, r.sct, r.scq = get(s, 'ts'), get(s, 'qs'), get(s, 'ct'), get(s, 'cq')
+  end
+end
+local function uncharge(r, s)
+  load(s)
+  set(s, 'inf', get(s, 'inf') - 1)
+  set(s, 'res', get(s, 'res') - r.c)
+  if s.ptu then
+    badd(s, -r.c)
+  else
+    wuncharge(s, 't', s.tbin, s.tbins, r.tb, r.c)
+    wuncharge(s, 'q', s.qbin, s.qbins, r.qb, 1)
+  end
+end
+
+local result
+if op == 'choose' then
+  -- args: cost, reservation ttl ms, meta, candidate names in order
+  local cost, ttl, meta = tonumber(ARGV[args]), tonumber(ARGV[args + 1]), ARGV[args + 2]
+  local cs, seen = {}, {}
+  for i = args + 3, #ARGV do
+    local s = byName[ARGV[i]]
+    if s and not seen[s] then
+      seen[s] = true
+      load(s)
+      if available(s) and fits(s, cost) then
+        local h = math.max(0, headroom(s, cost))
+        if not s.ptu then h = h * s.weight end
+        cs[#cs + 1] = {s = s, score = h, pos = #cs + 1}
+      end
+    end
+  end
+  table.sort(cs, function(x, y)
+    if x.s.ptu ~= y.s.ptu then return x.s.ptu end
+    if x.s.prio ~= y.s.prio then return x.s.prio < y.s.prio end
+    if x.score ~= y.score then return x.score > y.score end
+    return x.pos < y.pos
+  end)
+  result = {}
+  for i, c in ipairs(cs) do result[i] = c.s.name end
+  if #cs > 0 then
+    local r = {m = meta}
+    charge(r, cs[1].s, cost)
+    saveRes(r, ttl)
+  end
+elseif op == 'recovery' then
+  -- args: cost, candidate names; returns {earliest µs or '', inflight 0/1}
+  local cost = tonumber(ARGV[args])
+  local best, inflight = nil, 0
+  for i = args + 1, #ARGV do
+    local s = byName[ARGV[i]]
+    if s then
+      load(s)
+      if get(s, 'inf') > 0 then inflight = 1 end
+      local t = recovery(s, cost)
+      if best == nil or t < best then best = t end
+    end
+  end
+  result = {best and fmt(best) or '', inflight}
+elseif op == 'move' then
+  -- args: backend; returns {meta} or nil when no such reservation
+  local r = loadRes()
+  if r == nil then
+    result = false
+  else
+    local to = byName[ARGV[args]]
+    if to and r.n ~= to.name then
+      local from = byName[r.n]
+      if from then uncharge(r, from) end
+      charge(r, to, r.c)
+      saveRes(r, redis.call('PTTL', KEYS[1]))
+    end
+    result = {r.m or ''}
+  end
+elseif op == 'settle' or op == 'release' then
+  -- args: actual tokens (settle)
+  local r = loadRes()
+  if r ~= nil then
+    local s = byName[r.n]
+    if s then
+      if op == 'release' then
+        uncharge(r, s)
+      else
+        load(s)
+        set(s, 'inf', get(s, 'inf') - 1)
+        set(s, 'res', get(s, 'res') - r.c)
+        if s.ptu then badd(s, math.max(0, tonumber(ARGV[args])) - r.c) end
+      end
+    end
+    redis.call('DEL', KEYS[1])
+  end
+  result = 1
+elseif op == 'observe' then
+  -- args: backend, status, cooldown µs, health base µs, health max µs,
+  -- remaining tokens, remaining requests, utilization %, use reservation (1/0)
+  local s = byName[ARGV[args]]
+  result = 0
+  if s then
+    load(s)
+    local status, cooldown = tonumber(ARGV[args + 1]), tonumber(ARGV[args + 2])
+    local hbase, hmax = tonumber(ARGV[args + 3]), tonumber(ARGV[args + 4])
+    local remT, remQ, util = tonumber(ARGV[args + 5]), tonumber(ARGV[args + 6]), tonumber(ARGV[args + 7])
+    local r = nil
+    if ARGV[args + 8] == '1' then
+      r = loadRes()
+      if r and r.n ~= s.name then r = nil end
+    end
+    if s.ptu then
+      if util >= 0 then
+        local seen = util / 100 * s.tl
+        local delta
+        if r then
+          delta = seen - r.sl - (get(s, 'cl') - r.scl)
+        else
+          drain(s)
+          delta = math.max(0, seen - get(s, 'lv'))
+        end
+        if delta ~= 0 then badd(s, delta); set(s, 'cl', get(s, 'cl') + delta) end
+      end
+    else
+      if remT >= 0 then
+        advance(s, 't', s.tbin, s.tbins)
+        local seen = s.tl - remT
+        local delta
+        if r then delta = seen - r.st - (get(s, 'ct') - r.sct) else delta = math.max(0, seen - get(s, 'ts')) end
+        if delta ~= 0 then wcorrect(s, 't', s.tbin, s.tbins, delta); set(s, 'ct', get(s, 'ct') + delta) end
+      end
+      if remQ >= 0 then
+        advance(s, 'q', s.qbin, s.qbins)
+        local seen = s.rl - remQ
+        local delta
+        if r then delta = seen - r.sq - (get(s, 'cq') - r.scq) else delta = math.max(0, seen - get(s, 'qs')) end
+        if delta ~= 0 then wcorrect(s, 'q', s.qbin, s.qbins, delta); set(s, 'cq', get(s, 'cq') + delta) end
+      end
+    end
+    if status == 429 or status == 424 then
+      if now + cooldown > get(s, 'cd') then set(s, 'cd', now + cooldown) end
+    elseif status == 0 or status == 408 or (status >= 500 and status <= 599) then
+      local d, f = hbase, get(s, 'hf')
+      local i = 0
+      while i < f and d < hmax do d = d * 2; i = i + 1 end
+      d = math.min(d, hmax)
+      set(s, 'hf', f + 1)
+      if now + d > get(s, 'hu') then set(s, 'hu', now + d) end
+    elseif status >= 200 and status <= 299 then
+      if get(s, 'hf') ~= 0 then set(s, 'hf', 0) end
+    end
+  end
+elseif op == 'states' then
+  -- returns per backend: name, utilization, remaining tokens, remaining
+  -- requests (-1 on ptu), cooldown end µs, health end µs, reserved, in flight
+  result = {}
+  for _, s in ipairs(specs) do
+    load(s)
+    local util, remT, remQ
+    if s.ptu then
+      drain(s)
+      local lv = get(s, 'lv')
+      util, remT, remQ = lv / s.tl, math.max(0, math.floor(s.tl - lv)), -1
+    else
+      advance(s, 't', s.tbin, s.tbins)
+      advance(s, 'q', s.qbin, s.qbins)
+      util = get(s, 'ts') / s.tl
+      remT, remQ = math.max(0, s.tl - get(s, 'ts')), math.max(0, s.rl - get(s, 'qs'))
+    end
+    result[#result + 1] = {s.name, fmt(util), fmt(remT), fmt(remQ), fmt(get(s, 'cd')), fmt(get(s, 'hu')), fmt(get(s, 'res')), fmt(get(s, 'inf'))}
+  end
+else
+  return redis.error_reply('spillway: unknown op ' .. tostring(op))
+end
+save()
+return result
