@@ -246,7 +246,12 @@ func TestRedisOutage(t *testing.T) {
 	r.Restart()
 	e2etest.WaitFor(t, "rejoin", 10*time.Second, func() bool {
 		clk.Advance(time.Second) // the probe runs on the model's clock
-		return !m.StoreStatus().Degraded
+		// A client's first call on a connection Redis dropped can fail (and
+		// the replica serves from its share until the next probe): both
+		// replicas must have rejoined.
+		other.States()
+		m.States()
+		return !m.StoreStatus().Degraded && !other.StoreStatus().Degraded
 	})
 	// Shared again: what the other replica charges is seen here.
 	po, ok := other.Choose(names, 9000)
