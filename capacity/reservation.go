@@ -25,6 +25,17 @@ func (r *Reservation) Backend() string {
 	return r.h.Backend()
 }
 
+// ID is the reservation's id in a shared store: the Ask's ID, or another
+// when a request of another replica used that one. Empty in the memory store.
+func (r *Reservation) ID() string {
+	r.m.mu.Lock()
+	defer r.m.mu.Unlock()
+	if h, ok := r.h.(interface{ ID() string }); ok {
+		return h.ID()
+	}
+	return ""
+}
+
 // Move moves the charge to backend, when Envoy retried the request there. The
 // charge is taken on backend even if the model thinks it has no room: the
 // request is going there regardless.

@@ -36,7 +36,62 @@ type Config struct {
 	// Tracing configures Envoy's spans; spillway's own spans and metrics
 	// follow the standard OTEL_* environment variables.
 	Tracing Tracing `yaml:"tracing"`
+	// State says where the capacity model keeps its state: in this process,
+	// or in Redis shared by several replicas.
+	State State `yaml:"state"`
 }
+
+// StoreKind is where the capacity state lives.
+type StoreKind string
+
+const (
+	// StoreMemory keeps the state in the process: one replica.
+	StoreMemory StoreKind = "memory"
+	// StoreRedis keeps it in Redis, shared by every replica.
+	StoreRedis StoreKind = "redis"
+)
+
+// State configures the capacity state store. It is read when spillway
+// starts; a reload that changes it is logged and applies at the next start.
+type State struct {
+	// Store is memory (the default, one replica) or redis.
+	Store StoreKind `yaml:"store"`
+	Redis Redis     `yaml:"redis"`
+	// Replicas is how many replicas share the state. While Redis fails, a
+	// replica serves from its own model with 1/Replicas of every backend,
+	// so that the replicas together stay within the backends' limits.
+	Replicas int `yaml:"replicas"`
+}
+
+// Redis is how to reach the Redis server (or Redis-compatible service).
+type Redis struct {
+	// Address is host:port.
+	Address string `yaml:"address"`
+	// Username and Password authenticate (ACL or requirepass); the password
+	// comes from the environment or a file, like every secret.
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// TLS connects with TLS, verifying the server against CAFile (the
+	// system roots when empty) and ServerName (the address's host when
+	// empty).
+	TLS        bool   `yaml:"tls"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+	// KeyPrefix starts every key spillway writes ("spillway:"). On a Redis
+	// Cluster, use a hash tag: "{spillway}:".
+	KeyPrefix string `yaml:"key_prefix"`
+	// DialTimeout bounds connecting; Timeout bounds one operation, after
+	// which the replica serves from its local share (defaults 1s, 50ms).
+	DialTimeout Duration `yaml:"dial_timeout"`
+	Timeout     Duration `yaml:"timeout"`
+}
+
+// Defaults of the state store.
+const (
+	DefaultRedisKeyPrefix   = "spillway:"
+	DefaultRedisDialTimeout = Duration(time.Second)
+	DefaultRedisTimeout     = Duration(50 * time.Millisecond)
+)
 
 // Tracing configures Envoy's OpenTelemetry tracer.
 type Tracing struct {
@@ -349,6 +404,21 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Routing == "" {
 		c.Routing = RoutingCapacity
+	}
+	if c.State.Store == "" {
+		c.State.Store = StoreMemory
+	}
+	if c.State.Replicas == 0 {
+		c.State.Replicas = 1
+	}
+	if c.State.Redis.KeyPrefix == "" {
+		c.State.Redis.KeyPrefix = DefaultRedisKeyPrefix
+	}
+	if c.State.Redis.DialTimeout == 0 {
+		c.State.Redis.DialTimeout = DefaultRedisDialTimeout
+	}
+	if c.State.Redis.Timeout == 0 {
+		c.State.Redis.Timeout = DefaultRedisTimeout
 	}
 	if c.Capacity.TokenWindow == 0 {
 		c.Capacity.TokenWindow = Duration(time.Minute)

@@ -76,6 +76,7 @@ func (c *Config) Validate(dir string) error {
 	if sp := c.Tracing.Sampling(); sp < 0 || sp > 100 {
 		v.add("tracing.sampling_percent", "must be between 0 and 100")
 	}
+	c.validateState(v, dir)
 	c.validateConsumers(v, dir)
 	c.validateModels(v, dir)
 	c.validateRetry(v)
@@ -298,5 +299,32 @@ func (c *Config) validateQuotas(v *validator) {
 			v.add("models", "subscription %s has %d resources in region %s; Azure allows %d per subscription and region",
 				k[0], len(hosts), k[1], MaxResourcesPerSubscriptionRegion)
 		}
+	}
+}
+
+func (c *Config) validateState(v *validator, dir string) {
+	st := &c.State
+	switch st.Store {
+	case StoreMemory:
+		if st.Replicas > 1 {
+			v.add("state.replicas", "is %d but state.store is memory: replicas would not share capacity; use store: redis", st.Replicas)
+		}
+	case StoreRedis:
+		v.hostPort("state.redis.address", st.Redis.Address, true)
+		v.secret("state.redis.password", st.Redis.Password, dir, false)
+		if st.Redis.CAFile != "" && !st.Redis.TLS {
+			v.add("state.redis.ca_file", "is set but state.redis.tls is false")
+		}
+		if st.Redis.Timeout.D() < 0 || st.Redis.DialTimeout.D() < 0 {
+			v.add("state.redis", "timeout and dial_timeout must be >= 0 (0 takes the default)")
+		}
+		if mt := c.Control.MessageTimeout.D(); mt > 0 && st.Redis.Timeout.D() >= mt/2 {
+			v.add("state.redis.timeout", "must be under half of control.message_timeout (%v): a slow Redis must leave time to serve from the local share", mt)
+		}
+	default:
+		v.add("state.store", "%q is not a state store: use memory or redis", st.Store)
+	}
+	if st.Replicas < 1 {
+		v.add("state.replicas", "must be >= 1")
 	}
 }

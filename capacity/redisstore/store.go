@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -46,9 +47,14 @@ type Options struct {
 
 // Store is a capacity.Store on Redis.
 type Store struct {
-	ctx    context.Context
+	ctx  context.Context
+	opts Options
+
+	// client is dialled on first use, and again after a failed dial (Redis
+	// may be down when spillway starts).
+	mu     sync.Mutex
 	client rueidis.Client
-	opts   Options
+	dial   func() (rueidis.Client, error)
 
 	// Set by SetBackends; the Model calls with its lock held.
 	names map[string]int // index in keys/args
@@ -64,6 +70,20 @@ var (
 // New returns a Store using client. ctx bounds every call (the server's
 // lifetime).
 func New(ctx context.Context, client rueidis.Client, o Options) *Store {
+	s := newStore(ctx, o)
+	s.client = client
+	return s
+}
+
+// Connect returns a Store that connects with co when first used, and
+// again after a failed attempt.
+func Connect(ctx context.Context, co rueidis.ClientOption, o Options) *Store {
+	s := newStore(ctx, o)
+	s.dial = func() (rueidis.Client, error) { return rueidis.NewClient(co) }
+	return s
+}
+
+func newStore(ctx context.Context, o Options) *Store {
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = "spillway:"
 	}
@@ -73,7 +93,29 @@ func New(ctx context.Context, client rueidis.Client, o Options) *Store {
 	if o.ReservationTTL <= 0 {
 		o.ReservationTTL = 10 * time.Minute
 	}
-	return &Store{ctx: ctx, client: client, opts: o, names: map[string]int{}}
+	return &Store{ctx: ctx, opts: o, names: map[string]int{}}
+}
+
+func (s *Store) conn() (rueidis.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		c, err := s.dial()
+		if err != nil {
+			return nil, fmt.Errorf("redis: connect: %w", err)
+		}
+		s.client = c
+	}
+	return s.client, nil
+}
+
+// Close closes the connection.
+func (s *Store) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != nil {
+		s.client.Close()
+	}
 }
 
 // held is a reservation in Redis, known by id.
@@ -84,9 +126,16 @@ type held struct {
 
 func (h *held) Backend() string { return h.backend }
 
+// ID is the reservation's id: Ask.ID, or another when that was in use.
+func (h *held) ID() string { return h.id }
+
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+	c, err := s.conn()
+	if err != nil {
+		return err
+	}
+	return c.Do(ctx, c.B().Ping().Build()).Error()
 }
 
 // SetBackends keeps the specs to pass with every call. Redis keeps the
@@ -123,8 +172,39 @@ func (s *Store) SetBackends(_ time.Time, specs []capacity.BackendSpec) error {
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
+// result is a script's reply, or why there is none.
+type result struct {
+	rueidis.RedisResult
+	err error
+}
+
+func (r result) Error() error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.RedisResult.Error()
+}
+
+func (r result) AsStrSlice() ([]string, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.RedisResult.AsStrSlice()
+}
+
+func (r result) ToArray() ([]rueidis.RedisMessage, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.RedisResult.ToArray()
+}
+
 // call runs op with the given backends (nil: all) and op arguments.
-func (s *Store) call(op string, now time.Time, resKey string, backends []string, extra ...string) rueidis.RedisResult {
+func (s *Store) call(op string, now time.Time, resKey string, backends []string, extra ...string) result {
+	client, err := s.conn()
+	if err != nil {
+		return result{err: err}
+	}
 	idx := make([]int, 0, len(s.keys))
 	if backends == nil {
 		for i := range s.keys {
@@ -153,7 +233,7 @@ func (s *Store) call(op string, now time.Time, resKey string, backends []string,
 	args = append(args, extra...)
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
-	return lua.Exec(ctx, s.client, keys, args)
+	return result{RedisResult: lua.Exec(ctx, client, keys, args)}
 }
 
 func (s *Store) resKey(id string) string { return s.opts.KeyPrefix + "r:" + id }
@@ -162,12 +242,14 @@ func (s *Store) resKey(id string) string { return s.opts.KeyPrefix + "r:" + id }
 func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) ([]string, capacity.Held, error) {
 	id := a.ID
 	if id == "" {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+		id = randomID()
 	}
 	extra := append([]string{itoa(cost), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta}, a.Candidates...)
 	order, err := s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
+	if err != nil && strings.HasPrefix(err.Error(), idTaken) {
+		id = randomID()
+		order, err = s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
+	}
 	if err != nil && !rueidis.IsRedisNil(err) {
 		return nil, nil, fmt.Errorf("redis: choose: %w", err)
 	}
@@ -175,6 +257,15 @@ func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) ([]string, cap
 		return nil, nil, nil
 	}
 	return order, &held{id: id, backend: order[0]}, nil
+}
+
+// idTaken starts the script's error for a reservation id in use.
+const idTaken = "SPILLWAY_ID_TAKEN"
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Recovery implements capacity.Store.

@@ -240,6 +240,11 @@ end
 local result
 if op == 'choose' then
   -- args: cost, reservation ttl ms, meta, candidate names in order
+  -- A request id another replica's request is using (a client that reuses
+  -- its x-request-id): the caller picks another.
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return redis.error_reply('SPILLWAY_ID_TAKEN reservation id in use')
+  end
   local cost, ttl, meta = tonumber(ARGV[args]), tonumber(ARGV[args + 1]), ARGV[args + 2]
   local cs, seen = {}, {}
   for i = args + 3, #ARGV do

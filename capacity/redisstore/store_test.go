@@ -46,7 +46,7 @@ func replica(t *testing.T, addr string, clk capacity.Clock, replicas int, onChan
 	m := capacity.New(clk, capacity.Options{})
 	m.SetBackends(specs)
 	m.Share(capacity.Sharing{
-		Store:    redisstore.New(t.Context(), client(t, addr), redisstore.Options{KeyPrefix: "test:"}),
+		Store:    redisstore.New(t.Context(), client(t, addr), redisstore.Options{KeyPrefix: "test:", Timeout: 5 * time.Second}),
 		Replicas: replicas, OnChange: onChange,
 	})
 	return m
@@ -63,7 +63,7 @@ func TestSameRulesAsMemory(t *testing.T) {
 			mem.SetBackends(specs)
 			red := capacity.New(clk, capacity.Options{})
 			red.SetBackends(specs)
-			red.Share(capacity.Sharing{Store: redisstore.New(t.Context(), client(t, r.Addr), redisstore.Options{KeyPrefix: fmt.Sprintf("seed%d:", seed)})})
+			red.Share(capacity.Sharing{Store: redisstore.New(t.Context(), client(t, r.Addr), redisstore.Options{KeyPrefix: fmt.Sprintf("seed%d:", seed), Timeout: 5 * time.Second})})
 
 			rng := rand.New(rand.NewPCG(seed, 7))
 			type pair struct{ mem, red *capacity.Reservation }
@@ -265,5 +265,30 @@ func TestRedisOutage(t *testing.T) {
 	defer mu.Unlock()
 	if len(changes) != 2 || changes[0] == nil || changes[1] != nil {
 		t.Fatalf("OnChange calls: %v, want [error, nil]", changes)
+	}
+}
+
+// TestIDInUse: two replicas asked for the same reservation id (a client
+// reusing its x-request-id) each get a reservation of their own.
+func TestIDInUse(t *testing.T) {
+	r := e2etest.StartRedis(t)
+	clk := capacitytest.NewFakeClock(start)
+	a := replica(t, r.Addr, clk, 2, nil)
+	b := replica(t, r.Addr, clk, 2, nil)
+	pa, err := a.Admit(t.Context(), capacity.Ask{Candidates: names, Cost: 100, ID: "same"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.Admit(t.Context(), capacity.Ask{Candidates: names, Cost: 100, ID: "same"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa.Reservation.ID() != "same" || pb.Reservation.ID() == "same" || pb.Reservation.ID() == "" {
+		t.Fatalf("ids: a %q, b %q", pa.Reservation.ID(), pb.Reservation.ID())
+	}
+	pa.Reservation.Settle(100)
+	pb.Reservation.Settle(100)
+	if st := stateOf(t, a, "ptu"); st.InFlight != 0 || st.Reserved != 0 {
+		t.Fatalf("after both settled: %+v", st)
 	}
 }
