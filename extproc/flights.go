@@ -3,6 +3,7 @@ package extproc
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel/trace"
@@ -14,11 +15,23 @@ import (
 // the reservation to move (capacity routing), the request's span to hang
 // attempt spans under, and why the request left a backend.
 type flight struct {
-	res  *capacity.Reservation // nil in reactive routing
 	span trace.SpanContext
 
 	mu          sync.Mutex
+	res         *capacity.Reservation // nil in reactive routing
 	spillReason string
+}
+
+func (f *flight) setReservation(r *capacity.Reservation) {
+	f.mu.Lock()
+	f.res = r
+	f.mu.Unlock()
+}
+
+func (f *flight) reservation() *capacity.Reservation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.res
 }
 
 func (f *flight) setSpillReason(r string) {
@@ -66,8 +79,51 @@ func (fs *flights) get(id string) *flight {
 	return fs.m[id]
 }
 
+// rename moves the flight at id to next (a shared store gave its
+// reservation another id).
+func (fs *flights) rename(id, next string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f := fs.m[id]; f != nil {
+		delete(fs.m, id)
+		fs.m[next] = f
+	}
+}
+
 func (fs *flights) remove(id string) {
 	fs.mu.Lock()
 	delete(fs.m, id)
 	fs.mu.Unlock()
+}
+
+func reservationID(r *capacity.Reservation) string {
+	if r == nil {
+		return ""
+	}
+	return r.ID()
+}
+
+// traceparent writes a span context as a W3C traceparent value: the form
+// a flight's trace context takes in a shared store.
+func traceparent(sc trace.SpanContext) string {
+	if !sc.IsValid() {
+		return ""
+	}
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+}
+
+// parseTraceparent reads what traceparent wrote; an invalid context if it
+// cannot.
+func parseTraceparent(s string) trace.SpanContext {
+	parts := strings.Split(s, "-")
+	if len(parts) != 4 || parts[0] != "00" {
+		return trace.SpanContext{}
+	}
+	tid, err1 := trace.TraceIDFromHex(parts[1])
+	sid, err2 := trace.SpanIDFromHex(parts[2])
+	flags, err3 := hex.DecodeString(parts[3])
+	if err1 != nil || err2 != nil || err3 != nil || len(flags) != 1 {
+		return trace.SpanContext{}
+	}
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]), Remote: true})
 }

@@ -29,7 +29,11 @@ func (e *errNoCapacity) Error() string { return "no backend has room" }
 // spilling only after a 429. Capacity mode asks the capacity model for the
 // backends that can take the request now, holding it (bounded, fair across
 // consumers) when none can.
-func (s *Server) plan(ctx context.Context, t *Table, consumer string, m *Model, cost int) (decision, error) {
+//
+// ask carries the consumer, the cost and the reservation's id and meta (so
+// that a replica serving an attempt can find it in a shared store); its
+// candidates are the model's backends.
+func (s *Server) plan(ctx context.Context, t *Table, ask capacity.Ask, m *Model) (decision, error) {
 	if t.routing == config.RoutingReactive || s.capacity == nil {
 		return decision{order: capped(m.Order, m.MaxAttempts)}, nil
 	}
@@ -38,12 +42,13 @@ func (s *Server) plan(ctx context.Context, t *Table, consumer string, m *Model, 
 		err error
 	)
 	start := time.Now()
+	ask.Candidates = m.names
 	if t.maxWait > 0 {
-		p, err = s.capacity.Wait(ctx, consumer, m.names, cost)
+		p, err = s.capacity.Admit(ctx, ask)
 	} else {
 		var ok bool
-		if p, ok = s.capacity.Choose(m.names, cost); !ok {
-			err = &capacity.NoCapacityError{RetryAt: s.capacity.Recovery(m.names, cost)}
+		if p, ok = s.capacity.Choose(m.names, ask.Cost); !ok {
+			err = &capacity.NoCapacityError{RetryAt: s.capacity.Recovery(m.names, ask.Cost)}
 		}
 	}
 	if err != nil {

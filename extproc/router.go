@@ -182,9 +182,20 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	if rejected := p.count(model, b.Body); rejected != nil {
 		return rejected
 	}
-	d, err := p.s.plan(ctx, p.t, p.req.Consumer, model, p.req.Cost)
+	// The flight ties this request to its attempts, which may reach
+	// another replica: its id (x-request-id) names the reservation in a
+	// shared store, which also keeps the request's trace context for them.
+	p.flight = &flight{span: p.span.SpanContext()}
+	newID := false
+	if p.flightID = p.s.flights.add(p.req.ID, p.flight); p.flightID != p.req.ID {
+		p.req.ID, newID = p.flightID, true
+	}
+	ask := capacity.Ask{Consumer: p.req.Consumer, Cost: p.req.Cost, ID: p.flightID, Meta: traceparent(p.flight.span)}
+	d, err := p.s.plan(ctx, p.t, ask, model)
 	p.req.QueueWait = d.queueWait
 	if err != nil {
+		p.s.flights.remove(p.flightID)
+		p.flight = nil
 		var nc *errNoCapacity
 		if errors.As(err, &nc) {
 			wait := time.Until(nc.retryAt)
@@ -195,6 +206,13 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 		p.s.log.Debug("request abandoned while waiting for capacity", slog.String("request_id", p.req.ID), slog.String("error", err.Error()))
 		return p.reject(azure.ServerBusy())
 	}
+	if id := reservationID(d.res); id != "" && id != p.flightID {
+		// Another replica's request holds this id in the shared store.
+		p.s.flights.rename(p.flightID, id)
+		p.flightID, p.req.ID, newID = id, id, true
+	}
+	p.res = d.res
+	p.flight.setReservation(d.res)
 	if p.s.log.Enabled(ctx, slog.LevelDebug) {
 		names := make([]string, len(d.order))
 		for i, b := range d.order {
@@ -210,10 +228,7 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	md["cost"] = structpb.NewNumberValue(float64(p.req.Cost))
 	md["queue_wait_ms"] = structpb.NewNumberValue(float64(d.queueWait.Milliseconds()))
 	common := resp.GetRequestBody().Response
-	p.res = d.res
-	p.flight = &flight{res: d.res, span: p.span.SpanContext()}
-	if p.flightID = p.s.flights.add(p.req.ID, p.flight); p.flightID != p.req.ID {
-		p.req.ID = p.flightID
+	if newID {
 		common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader("x-request-id", p.flightID))
 	}
 	if p.target.op == openai.ChatCompletions && cr.Stream && !cr.IncludeUsage && model.StreamUsage {

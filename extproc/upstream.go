@@ -90,10 +90,19 @@ func (p *upstreamPhase) requestHeaders(req *extprocsvc.ProcessingRequest) *extpr
 	}
 	p.attempt.Backend = b
 	if p.flight = p.s.flights.get(p.attempt.RequestID); p.flight != nil {
-		if p.res = p.flight.res; p.res != nil {
+		if p.res = p.flight.reservation(); p.res != nil {
 			// Envoy moved on to this backend: so does the request's charge.
 			p.res.Move(b.Name)
 		}
+	} else if p.s.capacity != nil {
+		// The router phase ran on another replica: its reservation and
+		// trace context are in the shared store, if there is one.
+		if res, meta, ok := p.s.capacity.Attach(p.attempt.RequestID, b.Name); ok {
+			p.res = res
+			p.flight = &flight{span: parseTraceparent(meta), res: res}
+		}
+	}
+	if p.flight != nil {
 		parent := trace.ContextWithRemoteSpanContext(context.Background(), p.flight.span)
 		_, p.span = p.s.tel.StartAttempt(parent, p.attemptInfo())
 	}

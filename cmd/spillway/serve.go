@@ -67,6 +67,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// The capacity model outlives reloads; each table sets its options and backends.
 	capModel := capacity.New(capacity.SystemClock{}, capacity.Options{})
+	if cfg.State.Store == config.StoreRedis {
+		store, err := redisStore(ctx, cfg.State.Redis, dir)
+		if err != nil {
+			return fmt.Errorf("%s: state.redis: %w", *path, err)
+		}
+		defer store.Close()
+		capModel.Share(capacity.Sharing{
+			Store:    store,
+			Replicas: cfg.State.Replicas,
+			OnChange: func(err error) { logStoreChange(log, cfg.State, err) },
+		})
+		log.Info("capacity state shared in redis", slog.String("address", cfg.State.Redis.Address), slog.Int("replicas", cfg.State.Replicas))
+	}
+	if err := registerStoreGauge(tel, capModel); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
 	ext := extproc.NewServer(table, extproc.Options{
 		Log:       log,
 		Capacity:  capModel,
@@ -201,7 +217,22 @@ func backendGauges(m *capacity.Model, t *extproc.Table) []telemetry.BackendGauge
 func adminMux(capModel *capacity.Model, tel *telemetry.Telemetry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", tel.MetricsHandler())
+	// 200 while spillway serves, also when Redis fails (it then serves from
+	// its local share): the detail says which.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		st := capModel.StoreStatus()
+		if r.URL.Query().Has("detail") {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(struct {
+				Status string               `json:"status"`
+				State  capacity.StoreStatus `json:"state"`
+			}{"ok", st})
+			return
+		}
+		if st.Degraded {
+			_, _ = io.WriteString(w, "ok (state store unreachable: serving from this replica's share)\n")
+			return
+		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	// What the capacity model believes about every backend right now.

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/redis/rueidis"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/capacity/redisstore"
+	"github.com/spillway-gw/spillway/config"
+	"github.com/spillway-gw/spillway/telemetry"
+)
+
+// redisStore connects the capacity model's shared state (lazily: Redis may
+// be down when spillway starts, and spillway must start anyway).
+func redisStore(ctx context.Context, rc config.Redis, dir string) (*redisstore.Store, error) {
+	co := rueidis.ClientOption{
+		InitAddress:  []string{rc.Address},
+		Username:     rc.Username,
+		DisableCache: true, // no client-side caching: every read must see the other replicas
+		Dialer:       net.Dialer{Timeout: rc.DialTimeout.D()},
+		// Fail fast rather than queue: a replica that cannot reach Redis
+		// serves from its own share (see capacity.Sharing).
+		ConnWriteTimeout: rc.Timeout.D() * 4,
+		DisableRetry:     true,
+	}
+	if !rc.Password.IsZero() {
+		pw, err := rc.Password.Resolve(dir)
+		if err != nil {
+			return nil, fmt.Errorf("password: %w", err)
+		}
+		co.Password = pw
+	}
+	if rc.TLS {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: rc.ServerName}
+		if tc.ServerName == "" {
+			tc.ServerName, _, _ = net.SplitHostPort(rc.Address)
+		}
+		if rc.CAFile != "" {
+			pem, err := os.ReadFile(rc.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ca_file %s: no PEM certificate", rc.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		co.TLSConfig = tc
+	}
+	return redisstore.Connect(ctx, co, redisstore.Options{KeyPrefix: rc.KeyPrefix, Timeout: rc.Timeout.D()}), nil
+}
+
+// logStoreChange says, once per change, that the shared state failed or
+// came back: the line an operator paged at night needs.
+func logStoreChange(log *slog.Logger, st config.State, err error) {
+	if err != nil {
+		log.Error("capacity state store unreachable: serving from this replica's share of every backend until it answers",
+			slog.String("address", st.Redis.Address), slog.Int("replicas", st.Replicas), slog.String("error", err.Error()))
+		return
+	}
+	log.Info("capacity state store reachable again: shared state resumed", slog.String("address", st.Redis.Address))
+}
+
+// registerStoreGauge exports spillway.state_store.degraded: 1 while the
+// shared state store fails and this replica serves from its own share.
+func registerStoreGauge(tel *telemetry.Telemetry, m *capacity.Model) error {
+	meter := tel.MeterProvider().Meter("spillway")
+	_, err := meter.Int64ObservableGauge("spillway.state_store.degraded",
+		metric.WithDescription("1 while the shared capacity state store (Redis) is unreachable and this replica serves from its own share of every backend"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			v := int64(0)
+			if m.StoreStatus().Degraded {
+				v = 1
+			}
+			o.Observe(v)
+			return nil
+		}))
+	return err
+}
