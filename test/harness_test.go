@@ -73,11 +73,14 @@ type stack struct {
 type stackOptions struct {
 	simYAML     string
 	gatewayYAML string
+	// simAddr shares another stack's simulator; vars fill more {{NAME}}s.
+	simAddr string
+	vars    map[string]string
 }
 
 func startStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
-	e := e2etest.StartStack(t, e2etest.Options{Bin: spillwayBin, SimYAML: o.simYAML, GatewayYAML: o.gatewayYAML})
+	e := e2etest.StartStack(t, e2etest.Options{Bin: spillwayBin, SimYAML: o.simYAML, GatewayYAML: o.gatewayYAML, SimAddr: o.simAddr, Vars: o.vars})
 	return &stack{
 		t: t, e: e,
 		dir:         e.Dir,

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,11 @@ type Options struct {
 	GatewayYAML string
 	// LogLevel is spillway's log level; debug when empty.
 	LogLevel string
+	// SimAddr is a simulator already running (host:port) that this stack
+	// shares with another; empty: the stack starts its own from SimYAML.
+	SimAddr string
+	// Vars are more {{NAME}}s to replace in GatewayYAML (e.g. "REDIS").
+	Vars map[string]string
 	// Secrets are files written under the stack's directory before spillway
 	// starts, by relative path. secrets/sim-key (sim-key-1) and
 	// secrets/client-key (client-key-1) are always written.
@@ -47,6 +54,7 @@ type Stack struct {
 	Spillway    *Process
 	Envoy       *Process
 	Ports       map[string]int
+	vars        map[string]string
 }
 
 // StartStack starts the simulator, spillway and Envoy, in that order, and
@@ -58,13 +66,21 @@ func StartStack(t testing.TB, o Options) *Stack {
 		s.Ports[k] = FreePort(t)
 	}
 	simAddr := fmt.Sprintf("127.0.0.1:%d", s.Ports["sim"])
+	if o.SimAddr != "" {
+		simAddr = o.SimAddr
+		_, port, _ := net.SplitHostPort(simAddr)
+		s.Ports["sim"], _ = strconv.Atoi(port)
+	}
 	s.SimURL = "http://" + simAddr
+	s.vars = o.Vars
 	s.GatewayURL = fmt.Sprintf("http://127.0.0.1:%d", s.Ports["gateway"])
 	s.EnvoyAdmin = fmt.Sprintf("http://127.0.0.1:%d", s.Ports["envoy_admin"])
 	s.SpillAdmin = fmt.Sprintf("http://127.0.0.1:%d", s.Ports["admin"])
 
-	simFile := s.Write("sim.yaml", o.SimYAML)
-	s.Sim = Start(t, "sim", o.Bin, "sim", "--config", simFile, "--listen", simAddr)
+	if o.SimAddr == "" {
+		simFile := s.Write("sim.yaml", o.SimYAML)
+		s.Sim = Start(t, "sim", o.Bin, "sim", "--config", simFile, "--listen", simAddr)
+	}
 	WaitFor(t, "simulator ledger", 10*time.Second, func() bool { return HTTPOK(s.SimURL + "/_sim/ledger") })
 
 	s.Write("secrets/sim-key", "sim-key-1\n")
@@ -115,13 +131,16 @@ func (s *Stack) Exited() error {
 
 // GatewayConfig fills the addresses of a gateway config template.
 func (s *Stack) GatewayConfig(tmpl string) string {
-	r := strings.NewReplacer(
+	pairs := []string{
 		"{{SIM}}", fmt.Sprintf("127.0.0.1:%d", s.Ports["sim"]),
 		"{{GATEWAY}}", fmt.Sprintf("127.0.0.1:%d", s.Ports["gateway"]),
 		"{{GRPC}}", fmt.Sprintf("127.0.0.1:%d", s.Ports["grpc"]),
 		"{{ADMIN}}", fmt.Sprintf("127.0.0.1:%d", s.Ports["admin"]),
-	)
-	return r.Replace(tmpl)
+	}
+	for k, v := range s.vars {
+		pairs = append(pairs, "{{"+k+"}}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(tmpl)
 }
 
 // Write writes a file under the stack's directory and returns its path.
