@@ -4,7 +4,7 @@ ENVOY_VERSION := 1.40.0
 GO            ?= go
 BIN           := bin/spillway
 
-.PHONY: all build envoy run test unit e2e bench scenario vet fmt clean
+.PHONY: all build envoy redis run test unit e2e bench scenario vet fmt clean
 
 all: build
 
@@ -19,18 +19,28 @@ envoy:
 	fi
 	@envoy --version | head -1
 
+# Redis from Debian's packages: the shared-state tests start their own
+# redis-server on a random port.
+redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		echo "installing redis-server (Debian package)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
+	fi
+	@redis-server --version
+
 # The gateway with Envoy in front of the bundled simulator; Ctrl-C stops all.
 run: build envoy
 	scripts/run.sh
 
 # Unit and end-to-end tests (real Envoy, spillway, simulator), with the race detector.
-test: envoy vet
+test: envoy redis vet
 	$(GO) test -race -count=1 ./...
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test$$)
 
-e2e: envoy
+e2e: envoy redis
 	$(GO) test -count=1 -v ./test/...
 
 bench:
@@ -38,7 +48,7 @@ bench:
 
 # The scenario benchmark (docs/scenario.md): capacity vs reactive routing under
 # stepped load through a real Envoy; a few minutes, one JSON line per mode and step.
-scenario: envoy
+scenario: envoy redis
 	$(GO) test -tags scenario -count=1 -v -timeout 20m -run '^TestScenario$$' ./test/scenario/
 
 vet:
