@@ -32,6 +32,14 @@ const (
 func (m *Model) Observe(backend string, status int, header func(string) string, body []byte) {
 	now := m.clock.Now()
 	o := m.observation(now, status, header, body)
+	if status/100 == 2 {
+		m.later(func() { m.observe(now, backend, o) })
+		return
+	}
+	m.observe(now, backend, o)
+}
+
+func (m *Model) observe(now time.Time, backend string, o Observation) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.storeLocked().Observe(now, backend, nil, o); err != nil {
@@ -51,6 +59,15 @@ func (r *Reservation) Observe(status int, header func(string) string, body []byt
 	m := r.m
 	now := m.clock.Now()
 	o := m.observation(now, status, header, body)
+	if status/100 == 2 {
+		m.later(func() { r.observe(now, o) })
+		return
+	}
+	r.observe(now, o)
+}
+
+func (r *Reservation) observe(now time.Time, o Observation) {
+	m := r.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r.h == nil {

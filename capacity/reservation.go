@@ -63,6 +63,11 @@ func (r *Reservation) Move(backend string) {
 // refund the difference, so the model must not either, or it would believe in
 // room the backend will refuse.
 func (r *Reservation) Settle(actualTokens int) {
+	now := r.m.clock.Now()
+	r.m.later(func() { r.settle(now, actualTokens) })
+}
+
+func (r *Reservation) settle(now time.Time, actualTokens int) {
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
 	if r.done {
@@ -72,7 +77,6 @@ func (r *Reservation) Settle(actualTokens int) {
 	if r.h == nil {
 		return
 	}
-	now := r.m.clock.Now()
 	if err := r.st.Settle(now, r.h, int64(actualTokens)); err != nil {
 		r.m.failLocked(err)
 		return

@@ -26,7 +26,14 @@ type sharing struct {
 	failed  bool
 	lastErr error
 	since   time.Time
+	// later runs, in order, the calls that need not delay a request: a
+	// success's observation and a settlement (see Model.later).
+	later chan func()
 }
+
+// laterQueue bounds the calls waiting for the shared store; past it they
+// run in the caller's goroutine.
+const laterQueue = 4096
 
 // StoreStatus is what /healthz says about the state store.
 type StoreStatus struct {
@@ -52,7 +59,12 @@ func (m *Model) Share(s Sharing) {
 	now := m.clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.share = sharing{Sharing: s}
+	m.share = sharing{Sharing: s, later: make(chan func(), laterQueue)}
+	go func(work <-chan func()) {
+		for f := range work {
+			f()
+		}
+	}(m.share.later)
 	m.local.SetBackends(now, m.localSpecs())
 	if err := s.Store.SetBackends(now, m.specs); err != nil {
 		m.failLocked(err)
@@ -167,4 +179,30 @@ func (m *Model) probe(st Store, interval time.Duration) {
 			f(nil)
 		}
 	})
+}
+
+// later runs f after the caller has gone on, when the state is shared: a
+// round trip to Redis on a request's path is paid only where the request
+// needs the answer (its decision, a throttled or failed attempt's cooldown).
+// With the memory store, or when the queue is full, f runs now.
+func (m *Model) later(f func()) {
+	m.mu.Lock()
+	work := m.share.later
+	m.mu.Unlock()
+	if work != nil {
+		select {
+		case work <- f:
+			return
+		default:
+		}
+	}
+	f()
+}
+
+// Sync returns when every call queued by later before it has run: tests,
+// and anyone who must read what was just observed or settled.
+func (m *Model) Sync() {
+	done := make(chan struct{})
+	m.later(func() { close(done) })
+	<-done
 }

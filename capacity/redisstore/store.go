@@ -15,10 +15,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -233,7 +235,25 @@ func (s *Store) call(op string, now time.Time, resKey string, backends []string,
 	args = append(args, extra...)
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
-	return result{RedisResult: lua.Exec(ctx, client, keys, args)}
+	res := lua.Exec(ctx, client, keys, args)
+	if err := res.Error(); err != nil && staleConn(ctx, err) {
+		// A connection Redis dropped (it restarted) fails its next call
+		// at once; the call never ran, so it is safe to send it again.
+		res = lua.Exec(ctx, client, keys, args)
+	}
+	return result{RedisResult: res}
+}
+
+// staleConn reports an error of the connection itself (not a reply from
+// Redis, not our deadline): EOF, reset, broken pipe.
+func staleConn(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || rueidis.IsRedisNil(err) {
+		return false
+	}
+	if _, ok := rueidis.IsRedisErr(err); ok {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (s *Store) resKey(id string) string { return s.opts.KeyPrefix + "r:" + id }

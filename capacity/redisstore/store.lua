@@ -40,34 +40,67 @@ local function fmt(v)
   return string.format('%.17g', v)
 end
 
--- Backend state, loaded once per call and written back at the end.
+-- Backend state, loaded once per call and written back at the end: the
+-- scalars in the backend's hash, the windows' bins in a second hash
+-- ("<key>:w") read only where a rule needs them, so that a decision reads a
+-- few fields per backend, not every bin.
 local function load(s)
   if s.h then return s end
   local raw = redis.call('HGETALL', s.key)
   local h = {}
   for i = 1, #raw, 2 do h[raw[i]] = tonumber(raw[i + 1]) end
-  s.h, s.dirty, s.del = h, {}, {}
+  s.h, s.dirty = h, {}
+  s.wkey, s.bins, s.bdirty, s.bdel = s.key .. ':w', {}, {}, {}
   return s
 end
 local function get(s, f) return s.h[f] or 0 end
 local function set(s, f, v) s.h[f] = v; s.dirty[f] = true end
-local function drop(s, f)
-  if s.h[f] ~= nil then s.h[f] = nil; s.dirty[f] = nil; s.del[#s.del + 1] = f end
+
+-- Bins: s.bins[f] is a number, or false when known to be absent.
+local function prefetch(s, p, lo, hi)
+  local fs = {}
+  for k = lo, hi do
+    local f = p .. fmt(k)
+    if s.bins[f] == nil then fs[#fs + 1] = f end
+  end
+  if #fs == 0 then return end
+  local vs = redis.call('HMGET', s.wkey, unpack(fs))
+  for i, f in ipairs(fs) do s.bins[f] = tonumber(vs[i]) or false end
 end
+local function bget(s, f)
+  if s.bins[f] == nil then s.bins[f] = tonumber(redis.call('HGET', s.wkey, f)) or false end
+  return s.bins[f] or 0
+end
+local function bset(s, f, v) s.bins[f] = v; s.bdirty[f] = true end
+local function bdrop(s, f)
+  s.bins[f] = false
+  s.bdirty[f] = nil
+  s.bdel[#s.bdel + 1] = f
+end
+
 local function save()
   for _, s in ipairs(specs) do
     if s.h then
       local kv = {}
       for f in pairs(s.dirty) do kv[#kv + 1] = f; kv[#kv + 1] = fmt(s.h[f]) end
-      if #kv > 0 then redis.call('HSET', s.key, unpack(kv)) end
-      if #s.del > 0 then redis.call('HDEL', s.key, unpack(s.del)) end
-      if #kv > 0 or #s.del > 0 then redis.call('PEXPIRE', s.key, STATE_TTL_MS) end
+      if #kv > 0 then
+        redis.call('HSET', s.key, unpack(kv))
+        redis.call('PEXPIRE', s.key, STATE_TTL_MS)
+      end
+      local wkv = {}
+      for f in pairs(s.bdirty) do wkv[#wkv + 1] = f; wkv[#wkv + 1] = fmt(s.bins[f]) end
+      if #wkv > 0 then
+        redis.call('HSET', s.wkey, unpack(wkv))
+        redis.call('PEXPIRE', s.wkey, STATE_TTL_MS)
+      end
+      if #s.bdel > 0 then redis.call('HDEL', s.wkey, unpack(s.bdel)) end
     end
   end
 end
 
 -- Sliding windows: prefix p ('t' tokens, 'q' requests); fields p..'h' the
--- newest bin seen, p..'s' the total, p..<bin> each bin's charge.
+-- newest bin seen and p..'s' the total in the backend's hash, p..<bin> each
+-- bin's charge in its bins hash.
 local function fitsN(used, cost, limit)
   return used + cost <= limit or (used <= 0 and cost > limit)
 end
@@ -76,20 +109,24 @@ local function advance(s, p, binUs, size)
   local head = s.h[p .. 'h']
   if head == nil then set(s, p .. 'h', nb); return end
   if nb <= head then return end
-  local total = get(s, p .. 's')
-  for k = head - size + 1, math.min(head, nb - size) do
-    local f = p .. fmt(k)
-    local v = s.h[f]
-    if v then total = total - v; drop(s, f) end
+  local lo, hi = head - size + 1, math.min(head, nb - size)
+  if lo <= hi then
+    local total = get(s, p .. 's')
+    prefetch(s, p, lo, hi)
+    for k = lo, hi do
+      local f = p .. fmt(k)
+      local v = s.bins[f]
+      if v then total = total - v; bdrop(s, f) end
+    end
+    set(s, p .. 's', total)
   end
-  set(s, p .. 's', total)
   set(s, p .. 'h', nb)
 end
 local function wcharge(s, p, binUs, size, amt)
   advance(s, p, binUs, size)
   local head = s.h[p .. 'h']
   local f = p .. fmt(head)
-  set(s, f, get(s, f) + amt)
+  bset(s, f, bget(s, f) + amt)
   set(s, p .. 's', get(s, p .. 's') + amt)
   return head
 end
@@ -98,9 +135,9 @@ local function wuncharge(s, p, binUs, size, bin, amt)
   local head = s.h[p .. 'h']
   if bin > head or bin <= head - size then return end
   local f = p .. fmt(bin)
-  local v = get(s, f)
+  local v = bget(s, f)
   amt = math.min(amt, v)
-  set(s, f, v - amt)
+  bset(s, f, v - amt)
   set(s, p .. 's', get(s, p .. 's') - amt)
 end
 local function wcorrect(s, p, binUs, size, delta)
@@ -108,13 +145,14 @@ local function wcorrect(s, p, binUs, size, delta)
   advance(s, p, binUs, size)
   local head = s.h[p .. 'h']
   local need = -delta
+  prefetch(s, p, head - size + 1, head)
   for k = head - size + 1, head do
     if need <= 0 then break end
     local f = p .. fmt(k)
-    local v = s.h[f]
+    local v = s.bins[f]
     if v and v > 0 then
       local m = math.min(need, v)
-      set(s, f, v - m)
+      bset(s, f, v - m)
       set(s, p .. 's', get(s, p .. 's') - m)
       need = need - m
     end
@@ -127,9 +165,10 @@ local function wroom(s, p, binUs, size, limit, cost)
   local need = total
   if cost <= limit then need = total + cost - limit end
   local head = s.h[p .. 'h']
+  prefetch(s, p, head - size + 1, head)
   local freed = 0
   for k = head - size + 1, head do
-    freed = freed + (s.h[p .. fmt(k)] or 0)
+    freed = freed + (s.bins[p .. fmt(k)] or 0)
     if freed >= need then return (k + size) * binUs end
   end
   return (head + size) * binUs

@@ -30,7 +30,7 @@ var specs = []capacity.BackendSpec{
 
 var names = []string{"ptu", "tpm-a", "tpm-b"}
 
-func client(t *testing.T, addr string) rueidis.Client {
+func client(t testing.TB, addr string) rueidis.Client {
 	t.Helper()
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
 	if err != nil {
@@ -129,6 +129,7 @@ func TestSameRulesAsMemory(t *testing.T) {
 						throttled++
 					}
 				}
+				red.Sync()
 				if red.StoreStatus().Degraded {
 					t.Fatalf("step %d: redis store degraded: %+v", step, red.StoreStatus())
 				}
@@ -181,6 +182,7 @@ func TestReplicasShareState(t *testing.T) {
 		t.Fatalf("replica b went to %v: the PTU is full with a's request", pb.Order)
 	}
 	pb.Reservation.Release()
+	b.Sync()
 
 	a.Observe("tpm-a", 429, http.Header{"Retry-After-Ms": {"5000"}}.Get, nil)
 	pb, okb = b.Choose(names, 6000)
@@ -195,6 +197,7 @@ func TestReplicasShareState(t *testing.T) {
 		t.Fatalf("attach: found %v meta %q", found, meta)
 	}
 	res.Observe(200, http.Header{"X-Ratelimit-Remaining-Tokens": {"2000"}}.Get, nil)
+	b.Sync()
 	st := stateOf(t, b, "tpm-b")
 	if st.InFlight != 1 || st.Reserved != 6000 {
 		t.Fatalf("tpm-b after the move: %+v", st)
@@ -203,6 +206,7 @@ func TestReplicasShareState(t *testing.T) {
 		t.Fatalf("ptu after the move: %+v", st)
 	}
 	pa.Reservation.Settle(900)
+	a.Sync()
 	if st := stateOf(t, a, "tpm-b"); st.InFlight != 0 || st.Reserved != 0 || st.RemainingTokens != 2000 {
 		t.Fatalf("tpm-b after a settled: %+v (the remaining header said 2000)", st)
 	}
@@ -242,6 +246,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("local share: second request on the ptu %v; half of 10,000 is 5,000", p2.Order)
 	}
 	p.Reservation.Settle(4000)
+	m.Sync()
 
 	r.Restart()
 	e2etest.WaitFor(t, "rejoin", 10*time.Second, func() bool {
@@ -259,7 +264,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("other replica: %v", po.Order)
 	}
 	if p, _ := m.Choose(names, 2000); len(p.Order) > 0 && p.Order[0] == "ptu" {
-		t.Fatalf("after rejoining, the ptu the other replica filled was chosen: %v", p.Order)
+		t.Fatalf("after rejoining, the ptu the other replica filled was chosen: %v; m %+v, other %+v, states %+v", p.Order, m.StoreStatus(), other.StoreStatus(), other.States())
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -288,6 +293,8 @@ func TestIDInUse(t *testing.T) {
 	}
 	pa.Reservation.Settle(100)
 	pb.Reservation.Settle(100)
+	a.Sync()
+	b.Sync()
 	if st := stateOf(t, a, "ptu"); st.InFlight != 0 || st.Reserved != 0 {
 		t.Fatalf("after both settled: %+v", st)
 	}
