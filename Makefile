@@ -48,8 +48,10 @@ bench:
 
 # The scenario benchmark (docs/scenario.md): capacity vs reactive routing under
 # stepped load through a real Envoy; a few minutes, one JSON line per mode and step.
+# REPLICAS=2 runs each mode as two Envoy + spillway pairs sharing state in one Redis.
+REPLICAS ?= 1
 scenario: envoy redis
-	$(GO) test -tags scenario -count=1 -v -timeout 20m -run '^TestScenario$$' ./test/scenario/
+	$(GO) test -tags scenario -count=1 -v -timeout 20m -run '^TestScenario$$' ./test/scenario/ -scenario.replicas=$(REPLICAS) $(SCENARIO_FLAGS)
 
 vet:
 	$(GO) vet ./...

@@ -105,5 +105,21 @@ models:
 		backend("ptu-eastus", "ptu", deploymentPTU, "eastus", fmt.Sprintf("capacity_tpm: %d", s.ptuTPM)),
 		backend("tpm-eastus2", "tpm", deploymentEast2, "eastus2", fmt.Sprintf("tpm: %d\n        priority: 1", s.tpmTPM)),
 		backend("tpm-westus3", "tpm", deploymentWest3, "westus3", fmt.Sprintf("tpm: %d\n        priority: 1", s.tpmTPM)),
-	}, "") + "\n"
+	}, "") + "\n" + stateYAML(mode)
+}
+
+// stateYAML shares the capacity state of a mode's replicas in Redis
+// ({{REDIS}}), one key prefix per mode, when the scenario runs several.
+func stateYAML(mode string) string {
+	if *replicasFlag <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(`state:
+  store: redis
+  replicas: %d
+  redis:
+    address: {{REDIS}}
+    key_prefix: "scenario-%s:"
+    timeout: 100ms
+`, *replicasFlag, mode)
 }

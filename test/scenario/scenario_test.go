@@ -34,6 +34,10 @@ var (
 	// spilled/min_spilled by ±5 %, as much as the goal's tolerance.
 	measFlag = flag.Float64("scenario.measure", 6, "scaled minutes measured per step")
 	streamF  = flag.Float64("scenario.stream-share", 0.3, "share of streaming requests")
+	// Several replicas: per mode, that many Envoy + spillway pairs over one
+	// simulator, sharing the capacity state in one Redis; the load is split
+	// evenly between their gateways.
+	replicasFlag = flag.Int("scenario.replicas", 1, "spillway replicas (each with its own Envoy) per mode; > 1 shares state in Redis")
 )
 
 // mix is the request mix: the loadgen default (small, medium, large prompts).
@@ -80,18 +84,31 @@ func TestScenario(t *testing.T) {
 	// between modes at each load, so both meet the machine in the same state
 	// (this benchmark runs on shared machines), and one stack drains while
 	// the other is measured.
-	stacks := map[string]*e2etest.Stack{}
+	if *replicasFlag < 1 || *replicasFlag > 4 {
+		t.Fatal("-scenario.replicas must be 1 to 4")
+	}
+	var vars map[string]string
+	if *replicasFlag > 1 {
+		vars = map[string]string{"REDIS": e2etest.StartRedis(t).Addr}
+	}
+	// stacks[mode][0] runs the mode's simulator; the others share it.
+	stacks := map[string][]*e2etest.Stack{}
 	for i, mode := range modes {
 		modes[i] = strings.TrimSpace(mode)
-		stacks[modes[i]] = e2etest.StartStack(t, e2etest.Options{Bin: bin, SimYAML: su.simYAML(), GatewayYAML: su.gatewayYAML(modes[i]), LogLevel: "warn"})
+		first := e2etest.StartStack(t, e2etest.Options{Bin: bin, SimYAML: su.simYAML(), GatewayYAML: su.gatewayYAML(modes[i]), LogLevel: "warn", Vars: vars})
+		stacks[modes[i]] = []*e2etest.Stack{first}
+		for range *replicasFlag - 1 {
+			stacks[modes[i]] = append(stacks[modes[i]], e2etest.StartStack(t, e2etest.Options{Bin: bin, GatewayYAML: su.gatewayYAML(modes[i]),
+				LogLevel: "warn", Vars: vars, SimAddr: strings.TrimPrefix(first.SimURL, "http://")}))
+		}
 	}
-	mean := calibrate(ctx, t, stacks[modes[0]], su)
+	mean := calibrate(ctx, t, stacks[modes[0]][0], su)
 	printJSON(t, header(su, mean, modes, loads))
 	lastStep := map[string]time.Time{}
 	for j, load := range loads {
 		for _, mode := range modes {
 			s := stacks[mode]
-			drain(t, s, su, lastStep[mode])
+			drain(t, s[0], su, lastStep[mode])
 			r := step(ctx, t, s, su, mean, mode, load, uint64(100+j))
 			lastStep[mode] = time.Now()
 			printJSON(t, r)
@@ -133,7 +150,7 @@ func header(su setup, m meanTokens, modes []string, loads []float64) map[string]
 		"scenario": "capacity-vs-reactive", "git": version,
 		"started": time.Now().UTC().Format(time.RFC3339),
 		"nproc":   runtime.NumCPU(), "cpu": cpu, "loadavg": strings.TrimSpace(string(load)),
-		"modes": modes, "loads": loads,
+		"modes": modes, "loads": loads, "replicas": *replicasFlag,
 		"time_scale": su.timeScale, "scaled_minute_s": su.minute(),
 		"warmup_min": *warmFlag, "measure_min": *measFlag,
 		"ptu_capacity_tpm": su.ptuTPM, "tpm_each": su.tpmTPM,
@@ -210,7 +227,10 @@ const contendedLag = 50
 
 // Result is one JSON line: one mode at one load (docs/scenario.md).
 type Result struct {
-	Mode      string  `json:"mode"`
+	Mode string `json:"mode"`
+	// Replicas is how many spillway replicas (each with its Envoy) served
+	// the mode, sharing state in Redis when more than one.
+	Replicas  int     `json:"replicas"`
 	Load      float64 `json:"load"`
 	RateRPS   float64 `json:"rate_rps"`
 	Requests  int     `json:"requests"`
@@ -272,7 +292,7 @@ type Result struct {
 // the same plan, straight to the simulator's unthrottled deployment. The
 // first warm-up minutes are not measured; the ledger is read at the start
 // and the end of the measured window.
-func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanTokens, mode string, load float64, seed uint64) Result {
+func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup, m meanTokens, mode string, load float64, seed uint64) Result {
 	t.Helper()
 	minute := time.Duration(su.minute() * float64(time.Second))
 	warm := time.Duration(*warmFlag * float64(minute))
@@ -280,9 +300,18 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 	rate := rateFor(su, m, load)
 	base := loadgen.Config{Rate: rate, Duration: warm + measure, Mix: mix, StreamShare: *streamF, Seed: seed,
 		MaxInFlight: 2048, RequestTimeout: 60 * time.Second}
-	gw, direct := base, base
-	gw.URL, gw.Key, gw.Model = s.GatewayURL, "client-key-1", "gpt-4o"
+	s := gateways[0]
+	direct := base
 	direct.URL, direct.Key, direct.Model = s.SimURL, "sim-key-1", deploymentDirect
+	// The gateway load, split evenly between the replicas' gateways (the
+	// same plan for every mode: the seeds depend on the step only).
+	gws := make([]loadgen.Config, len(gateways))
+	for i, g := range gateways {
+		gws[i] = base
+		gws[i].URL, gws[i].Key, gws[i].Model = g.GatewayURL, "client-key-1", "gpt-4o"
+		gws[i].Rate = rate / float64(len(gateways))
+		gws[i].Seed = seed + uint64(1000*i)
+	}
 
 	var (
 		wg             sync.WaitGroup
@@ -293,8 +322,13 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 		ledgerReadings sync.WaitGroup
 	)
 	start := time.Now()
-	wg.Add(2)
-	go func() { defer wg.Done(); gwRep, gwErr = loadgen.Run(ctx, gw) }()
+	reps := make([]*loadgen.Report, len(gws))
+	errs := make([]error, len(gws))
+	for i := range gws {
+		wg.Add(1)
+		go func() { defer wg.Done(); reps[i], errs[i] = loadgen.Run(ctx, gws[i]) }()
+	}
+	wg.Add(1)
 	go func() { defer wg.Done(); dRep, dErr = loadgen.Run(ctx, direct) }()
 	// The ledger at the window's edges, read on time (not after the tail).
 	ledgerReadings.Add(2)
@@ -302,14 +336,19 @@ func step(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup, m meanT
 	time.AfterFunc(time.Until(start.Add(warm+measure)), func() { defer ledgerReadings.Done(); after, errA = readLedger(s) })
 	wg.Wait()
 	ledgerReadings.Wait()
+	gwErr = errors.Join(errs...)
 	if gwErr != nil || dErr != nil {
 		t.Fatalf("load: %v %v", gwErr, dErr)
+	}
+	gwRep = &loadgen.Report{}
+	for _, rep := range reps {
+		gwRep.Results = append(gwRep.Results, rep.Results...)
 	}
 	if errB != nil || errA != nil {
 		t.Fatalf("could not read the simulator's ledger: %v (processes: %v)", errors.Join(errB, errA), s.Exited())
 	}
 
-	r := Result{Mode: mode, Load: load, RateRPS: round(rate, 2), PTUCapacity: float64(su.ptuTPM) * *measFlag, ByBackend: map[string]int{}}
+	r := Result{Mode: mode, Replicas: len(gateways), Load: load, RateRPS: round(rate, 2), PTUCapacity: float64(su.ptuTPM) * *measFlag, ByBackend: map[string]int{}}
 	inWindow := func(x loadgen.Result) bool { return x.Scheduled >= warm && x.Scheduled < warm+measure }
 	var lat, ttfb, lag []time.Duration
 	var offered float64
