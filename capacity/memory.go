@@ -67,13 +67,17 @@ type choice struct {
 	tpm   bool
 }
 
-func (s *memStore) Choose(now time.Time, a Ask, cost int64) ([]string, Held, error) {
+func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 	var buf [32]choice
 	cs := buf[:0]
 	s.pass++
+	var first Skip
 	for i, name := range a.Candidates {
 		b := s.backends[name]
 		if b == nil || b.pass == s.pass || !b.available(now) || !b.fits(now, cost) {
+			if i == 0 {
+				first = b.skip(now)
+			}
 			continue
 		}
 		b.pass = s.pass // listed twice: once is enough
@@ -85,7 +89,7 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) ([]string, Held, err
 		cs = append(cs, choice{score: h, prio: prio, idx: int32(i), tpm: b.spec.Tier == TierTPM})
 	}
 	if len(cs) == 0 {
-		return nil, nil, nil
+		return Choice{FirstSkipped: first}, nil
 	}
 	slices.SortStableFunc(cs, func(x, y choice) int {
 		if x.tpm != y.tpm {
@@ -105,7 +109,20 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) ([]string, Held, err
 	}
 	h := &memHeld{}
 	s.charge(now, h, order[0], cost)
-	return order, h, nil
+	return Choice{Order: order, Held: h, FirstSkipped: first}, nil
+}
+
+// skip says why b is not listed at now; b may be nil.
+func (b *backend) skip(now time.Time) Skip {
+	switch {
+	case b == nil:
+		return SkipUnknown
+	case now.Before(b.healthUntil):
+		return SkipUnhealthy
+	case now.Before(b.cooldownUntil):
+		return SkipThrottled
+	}
+	return SkipFull
 }
 
 func (s *memStore) Recovery(now time.Time, candidates []string, cost int64) (time.Time, bool, error) {

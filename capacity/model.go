@@ -103,6 +103,10 @@ type Plan struct {
 	Order []string
 	// Reservation holds the request's cost on Order[0].
 	Reservation *Reservation
+	// FirstSkipped says why the first candidate (the preferred backend,
+	// the PTU) is not listed, when it is not: it was unhealthy, throttled,
+	// or had no room. Metrics report it as the request's spill reason.
+	FirstSkipped Skip
 }
 
 // Choose returns the backends to try for a request of estimated cost tokens,
@@ -130,16 +134,16 @@ func (m *Model) Choose(candidates []string, cost int) (Plan, bool) {
 func (m *Model) chooseLocked(now time.Time, a Ask) (Plan, bool) {
 	cost := int64(max(0, a.Cost))
 	st := m.storeLocked()
-	order, h, err := st.Choose(now, a, cost)
+	c, err := st.Choose(now, a, cost)
 	if err != nil {
 		m.failLocked(err)
 		st = m.local
-		order, h, _ = st.Choose(now, a, cost)
+		c, _ = st.Choose(now, a, cost)
 	}
-	if order == nil {
-		return Plan{}, false
+	if c.Order == nil {
+		return Plan{FirstSkipped: c.FirstSkipped}, false
 	}
-	return Plan{Order: order, Reservation: &Reservation{m: m, st: st, h: h, cost: cost}}, true
+	return Plan{Order: c.Order, FirstSkipped: c.FirstSkipped, Reservation: &Reservation{m: m, st: st, h: c.Held, cost: cost}}, true
 }
 
 // Recovery returns the earliest time at which one of candidates is out of

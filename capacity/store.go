@@ -16,9 +16,9 @@ type Store interface {
 	// SetBackends replaces the backend set (see Model.SetBackends).
 	SetBackends(now time.Time, specs []BackendSpec) error
 	// Choose lists the candidates with room for cost, preferred first, and
-	// charges cost to the first under the reservation id. A nil order means
+	// charges cost to the first under the reservation id. A nil Order means
 	// no candidate has room; nothing is charged then.
-	Choose(now time.Time, a Ask, cost int64) (order []string, h Held, err error)
+	Choose(now time.Time, a Ask, cost int64) (Choice, error)
 	// Recovery is the earliest time one of candidates can take cost (zero
 	// if none is known), and whether any has requests in flight.
 	Recovery(now time.Time, candidates []string, cost int64) (at time.Time, inflight bool, err error)
@@ -35,6 +35,26 @@ type Store interface {
 	// States reports every backend, sorted by name.
 	States(now time.Time) ([]BackendState, error)
 }
+
+// Choice is a Store's answer to Choose.
+type Choice struct {
+	Order []string
+	Held  Held
+	// FirstSkipped says why the first candidate was not listed (see
+	// Plan.FirstSkipped); empty when it was.
+	FirstSkipped Skip
+}
+
+// Skip is why a candidate was not listed.
+type Skip string
+
+// Reasons a candidate was not listed.
+const (
+	SkipUnhealthy Skip = "unhealthy" // in a health cooldown (5xx, 408, reset, timeout)
+	SkipThrottled Skip = "throttled" // in a 429/424 cooldown
+	SkipFull      Skip = "capacity"  // no room for the request's cost
+	SkipUnknown   Skip = "unknown"   // not a backend of the model's state
+)
 
 // Held is a Store's handle on one reservation.
 type Held interface {

@@ -16,10 +16,33 @@ import (
 // attempt spans under, and why the request left a backend.
 type flight struct {
 	span trace.SpanContext
+	// ended is closed when the router phase ends (nil for a flight an
+	// attempt on another replica attached to); cancelled is then whether
+	// the client went away before any response.
+	ended chan struct{}
 
 	mu          sync.Mutex
 	res         *capacity.Reservation // nil in reactive routing
 	spillReason string
+	cancelled   bool
+}
+
+func newFlight(span trace.SpanContext) *flight {
+	return &flight{span: span, ended: make(chan struct{})}
+}
+
+// end marks the request's end, and whether the client cancelled it.
+func (f *flight) end(cancelled bool) {
+	f.mu.Lock()
+	f.cancelled = cancelled
+	f.mu.Unlock()
+	close(f.ended)
+}
+
+func (f *flight) wasCancelled() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cancelled
 }
 
 func (f *flight) setReservation(r *capacity.Reservation) {

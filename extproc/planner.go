@@ -16,6 +16,8 @@ type decision struct {
 	// nil in reactive mode.
 	res       *capacity.Reservation
 	queueWait time.Duration
+	// firstSkipped says why the model's first backend is not on the list.
+	firstSkipped capacity.Skip
 }
 
 // errNoCapacity carries when the earliest backend recovers.
@@ -64,7 +66,7 @@ func (s *Server) plan(ctx context.Context, t *Table, ask capacity.Ask, m *Model)
 			order = append(order, b)
 		}
 	}
-	return decision{order: capped(order, m.MaxAttempts), res: p.Reservation, queueWait: time.Since(start)}, nil
+	return decision{order: capped(order, m.MaxAttempts), res: p.Reservation, queueWait: time.Since(start), firstSkipped: p.FirstSkipped}, nil
 }
 
 func capped(order []*Backend, n int) []*Backend {

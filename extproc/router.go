@@ -16,6 +16,7 @@ import (
 	"github.com/spillway-gw/spillway/azure"
 	"github.com/spillway-gw/spillway/capacity"
 	"github.com/spillway-gw/spillway/openai"
+	"github.com/spillway-gw/spillway/telemetry"
 	"github.com/spillway-gw/spillway/tokens"
 	"github.com/spillway-gw/spillway/xds"
 )
@@ -54,8 +55,12 @@ type Request struct {
 	// throttled, server_error, reset (a failed attempt) or capacity.
 	SpillReason string
 	// Local is true when spillway answered without calling a backend.
-	Local    bool
-	Duration time.Duration
+	Local bool
+	// Cancelled is true when the client went away after the request was
+	// routed and before any response reached it: its own outcome, never a
+	// backend's failure.
+	Cancelled bool
+	Duration  time.Duration
 }
 
 // routerPhase handles the downstream filter's stream for one client request.
@@ -185,7 +190,7 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	// The flight ties this request to its attempts, which may reach
 	// another replica: its id (x-request-id) names the reservation in a
 	// shared store, which also keeps the request's trace context for them.
-	p.flight = &flight{span: p.span.SpanContext()}
+	p.flight = newFlight(p.span.SpanContext())
 	newID := false
 	if p.flightID = p.s.flights.add(p.req.ID, p.flight); p.flightID != p.req.ID {
 		p.req.ID, newID = p.flightID, true
@@ -205,6 +210,9 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 		// The client went away while its request was held.
 		p.s.log.Debug("request abandoned while waiting for capacity", slog.String("request_id", p.req.ID), slog.String("error", err.Error()))
 		return p.reject(azure.ServerBusy())
+	}
+	if d.firstSkipped == capacity.SkipUnhealthy {
+		p.flight.setSpillReason(telemetry.SpillUnhealthy)
 	}
 	if id := reservationID(d.res); id != "" && id != p.flightID {
 		// Another replica's request holds this id in the shared store.
@@ -387,7 +395,9 @@ func (p *routerPhase) done() {
 		}
 	}
 	if p.flight != nil {
+		p.req.Cancelled = p.req.Status == 0 && !p.req.Local
 		p.s.flights.remove(p.flightID)
+		p.flight.end(p.req.Cancelled)
 	}
 	p.endSpan()
 	p.s.observer.ObserveRequest(p.req)
@@ -401,6 +411,7 @@ func (p *routerPhase) done() {
 		slog.Int("attempts", p.req.Attempts),
 		slog.Bool("stream", p.req.Stream),
 		slog.Bool("local", p.req.Local),
+		slog.Bool("cancelled", p.req.Cancelled),
 		slog.Int("prompt_tokens", p.req.Usage.PromptTokens),
 		slog.Int("completion_tokens", p.req.Usage.CompletionTokens),
 		slog.Bool("usage_known", p.req.UsageKnown),

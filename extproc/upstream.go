@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
@@ -213,12 +214,43 @@ func (p *upstreamPhase) done() {
 		return
 	}
 	if p.attempt.Status == 0 && p.s.capacity != nil {
-		p.s.capacity.ObserveFailure(p.attempt.Backend.Name)
+		p.failedWithoutStatus()
 	} else if p.attempt.Status != 0 {
 		p.observe(nil) // a 429 whose body never came
 		return
 	}
 	p.report()
+}
+
+// cancelGrace is how long an attempt that ended without a response waits
+// for its request's end before it counts as the backend's failure. A
+// client's cancel ends every stream of the request at once; a backend's
+// failure leaves the request going (Envoy retries) or ends it with a
+// response (Envoy's 503).
+const cancelGrace = 50 * time.Millisecond
+
+// failedWithoutStatus reports an attempt that ended with no response:
+// the backend's failure (reset, refused, timeout) puts it in a health
+// cooldown; the client's cancel is not the backend's fault and changes
+// nothing.
+func (p *upstreamPhase) failedWithoutStatus() {
+	c, backend, f := p.s.capacity, p.attempt.Backend.Name, p.flight
+	if f == nil || f.ended == nil {
+		c.ObserveFailure(backend)
+		return
+	}
+	go func() {
+		t := time.NewTimer(cancelGrace)
+		defer t.Stop()
+		select {
+		case <-f.ended:
+			if f.wasCancelled() {
+				return
+			}
+		case <-t.C:
+		}
+		c.ObserveFailure(backend)
+	}()
 }
 
 // backendFromAttributes finds the backend name in the upstream host's

@@ -43,7 +43,13 @@ const (
 	SpillServerError = "server_error" // 5xx or 408
 	SpillReset       = "reset"        // no response: reset, refused, timeout
 	SpillCapacity    = "capacity"     // spillway skipped it: the capacity model said it was full or cooling down
+	SpillUnhealthy   = "unhealthy"    // spillway skipped it: in a health cooldown after failures
 )
+
+// OutcomeCancelled marks a request the client cancelled before any
+// response (spillway.outcome on spillway.requests, error.type on the
+// duration histogram).
+const OutcomeCancelled = "cancelled"
 
 // Reload outcomes (outcome attribute of spillway.config.reloads).
 const (
@@ -90,6 +96,9 @@ type RequestInfo struct {
 	UsageKnown   bool
 	// Local is true when spillway answered without calling a backend.
 	Local bool
+	// Cancelled is true when the client went away before any response:
+	// recorded with spillway.outcome=cancelled and error.type=cancelled.
+	Cancelled bool
 	// Duration is from the request's headers to the end of its response.
 	Duration time.Duration
 	// TimeToFirstToken is from the request's headers to the first byte of
@@ -278,10 +287,17 @@ func (t *Telemetry) RecordRequest(ctx context.Context, r RequestInfo) {
 		AttrRequestModel.String(r.Model), AttrConsumer.String(r.Consumer),
 		AttrBackend.String(r.Backend), AttrTier.String(r.Tier),
 	}
-	in.requests.Add(ctx, 1, metric.WithAttributes(append(common, AttrStatusCode.Int(r.Status))...))
+	reqAttrs := append(common, AttrStatusCode.Int(r.Status))
+	if r.Cancelled {
+		reqAttrs = append(reqAttrs, AttrOutcome.String(OutcomeCancelled))
+	}
+	in.requests.Add(ctx, 1, metric.WithAttributes(reqAttrs...))
 
 	dur := append(genAIAttrs(r.Operation), common...)
-	if r.Status == 0 || r.Status >= 400 {
+	switch {
+	case r.Cancelled:
+		dur = append(dur, AttrErrorType.String(OutcomeCancelled))
+	case r.Status == 0 || r.Status >= 400:
 		dur = append(dur, AttrErrorType.String(strconv.Itoa(r.Status)))
 	}
 	in.duration.Record(ctx, r.Duration.Seconds(), metric.WithAttributes(dur...))

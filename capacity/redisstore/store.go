@@ -259,24 +259,30 @@ func staleConn(ctx context.Context, err error) bool {
 func (s *Store) resKey(id string) string { return s.opts.KeyPrefix + "r:" + id }
 
 // Choose implements capacity.Store.
-func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) ([]string, capacity.Held, error) {
+func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) (capacity.Choice, error) {
 	id := a.ID
 	if id == "" {
 		id = randomID()
 	}
 	extra := append([]string{itoa(cost), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta}, a.Candidates...)
-	order, err := s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
+	// The reply: the reason the first candidate was skipped ("" if it was
+	// not), then the order.
+	reply, err := s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
 	if err != nil && strings.HasPrefix(err.Error(), idTaken) {
 		id = randomID()
-		order, err = s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
+		reply, err = s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
 	}
-	if err != nil && !rueidis.IsRedisNil(err) {
-		return nil, nil, fmt.Errorf("redis: choose: %w", err)
+	if err != nil {
+		return capacity.Choice{}, fmt.Errorf("redis: choose: %w", err)
 	}
-	if len(order) == 0 {
-		return nil, nil, nil
+	if len(reply) == 0 {
+		return capacity.Choice{}, errors.New("redis: choose: empty reply")
 	}
-	return order, &held{id: id, backend: order[0]}, nil
+	c := capacity.Choice{FirstSkipped: capacity.Skip(reply[0])}
+	if order := reply[1:]; len(order) > 0 {
+		c.Order, c.Held = order, &held{id: id, backend: order[0]}
+	}
+	return c, nil
 }
 
 // idTaken starts the script's error for a reservation id in use.

@@ -5,6 +5,9 @@
 -- since the Unix epoch; bins are numbered from the epoch, so every replica
 -- puts a charge in the same bin.
 --
+-- Replies: choose returns the reason its first candidate was not listed
+-- ('' when it was) followed by the order.
+--
 -- KEYS[1]   the reservation hash ("<prefix>r:<id>"), or any key when unused
 -- KEYS[1+i] backend i's state hash ("<prefix>b:<name>")
 -- ARGV      op, now, n, then per backend: name, ptu (1/0), token limit (tpm
@@ -286,6 +289,7 @@ if op == 'choose' then
   end
   local cost, ttl, meta = tonumber(ARGV[args]), tonumber(ARGV[args + 1]), ARGV[args + 2]
   local cs, seen = {}, {}
+  local first = ''
   for i = args + 3, #ARGV do
     local s = byName[ARGV[i]]
     if s and not seen[s] then
@@ -295,7 +299,13 @@ if op == 'choose' then
         local h = math.max(0, headroom(s, cost))
         if not s.ptu then h = h * s.weight end
         cs[#cs + 1] = {s = s, score = h, pos = #cs + 1}
+      elseif i == args + 3 then
+        if now < get(s, 'hu') then first = 'unhealthy'
+        elseif now < get(s, 'cd') then first = 'throttled'
+        else first = 'capacity' end
       end
+    elseif not s and i == args + 3 then
+      first = 'unknown'
     end
   end
   table.sort(cs, function(x, y)
@@ -304,8 +314,8 @@ if op == 'choose' then
     if x.score ~= y.score then return x.score > y.score end
     return x.pos < y.pos
   end)
-  result = {}
-  for i, c in ipairs(cs) do result[i] = c.s.name end
+  result = {first}
+  for _, c in ipairs(cs) do result[#result + 1] = c.s.name end
   if #cs > 0 then
     local r = {m = meta}
     charge(r, cs[1].s, cost)

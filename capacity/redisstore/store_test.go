@@ -75,8 +75,8 @@ func TestSameRulesAsMemory(t *testing.T) {
 					cost := 200 + rng.IntN(4000)
 					pm, okm := mem.Choose(names, cost)
 					pr, okr := red.Choose(names, cost)
-					if okm != okr || fmt.Sprint(pm.Order) != fmt.Sprint(pr.Order) {
-						t.Fatalf("step %d: choose %d: memory %v %v, redis %v %v", step, cost, okm, pm.Order, okr, pr.Order)
+					if okm != okr || fmt.Sprint(pm.Order) != fmt.Sprint(pr.Order) || pm.FirstSkipped != pr.FirstSkipped {
+						t.Fatalf("step %d: choose %d: memory %v %v %q, redis %v %v %q", step, cost, okm, pm.Order, pm.FirstSkipped, okr, pr.Order, pr.FirstSkipped)
 					}
 					if okm {
 						chosen++

@@ -102,10 +102,10 @@ func (o *Observer) ObserveRequest(r extproc.Request) {
 			spills = spilled(p.attempts, r.Attempts)
 		}
 	}
-	if len(spills) == 0 && r.SpillReason == telemetry.SpillCapacity {
+	if len(spills) == 0 && (r.SpillReason == telemetry.SpillCapacity || r.SpillReason == telemetry.SpillUnhealthy) {
 		// The planner sent it past the PTU without trying it: no attempt
 		// says which PTU backend, so the spillover names only the tier.
-		spills = append(spills, telemetry.Spillover{Reason: telemetry.SpillCapacity, Tier: ptuTier, Model: r.Model})
+		spills = append(spills, telemetry.Spillover{Reason: r.SpillReason, Tier: ptuTier, Model: r.Model})
 	}
 	for _, s := range spills {
 		o.tel.RecordSpillover(ctx, s)
@@ -183,6 +183,7 @@ func requestInfo(r extproc.Request) telemetry.RequestInfo {
 		OutputTokens:     r.Usage.CompletionTokens,
 		UsageKnown:       r.UsageKnown,
 		Local:            r.Local,
+		Cancelled:        r.Cancelled,
 		Duration:         r.Duration,
 		QueueWait:        r.QueueWait,
 	}
