@@ -25,7 +25,8 @@ type ReplicaOptions struct {
 	Options
 	// Replicas is how many spillway processes run; at least 1.
 	Replicas int
-	// BootstrapArgs are added to `spillway envoy bootstrap` (TLS flags).
+	// BootstrapArgs are added to `spillway envoy bootstrap` (TLS flags);
+	// {{DIR}} in them is the stack's directory.
 	BootstrapArgs []string
 	// TLS: the replicas serve TLS, so their readiness is read from the
 	// admin port and Envoy's health checks, not a plaintext gRPC check.
@@ -96,10 +97,13 @@ func StartReplicas(t testing.TB, o ReplicaOptions) *ReplicaStack {
 		controls = append(controls, r.GRPC)
 	}
 
-	args := append([]string{"envoy", "bootstrap",
+	args := []string{"envoy", "bootstrap",
 		"-control", strings.Join(controls, ","),
 		"-admin", fmt.Sprintf("127.0.0.1:%d", s.ports["envoy_admin"]),
-		"-node", "e2e"}, o.BootstrapArgs...)
+		"-node", "e2e"}
+	for _, a := range o.BootstrapArgs {
+		args = append(args, strings.ReplaceAll(a, "{{DIR}}", s.Dir))
+	}
 	var out, errOut bytes.Buffer
 	cmd := exec.Command(o.Bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
