@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spillway-gw/spillway/config"
+	"github.com/spillway-gw/spillway/tlsreload/tlsreloadtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -485,9 +486,12 @@ func TestBootstrap(t *testing.T) {
 		opts BootstrapOptions
 		file string // a committed copy that must match, or ""
 	}{
-		{"defaults", BootstrapOptions{NodeID: config.DefaultNodeID, Control: config.DefaultGRPCListen, Admin: "127.0.0.1:9901"}, "../envoy/bootstrap.yaml"},
-		{"compose", BootstrapOptions{NodeID: config.DefaultNodeID, Control: "spillway:18000", Admin: "0.0.0.0:9901"}, "../envoy/bootstrap.compose.yaml"},
-		{"ipv6 admin", BootstrapOptions{NodeID: "edge", Control: "[::1]:18000", Admin: "[::1]:9901"}, ""},
+		{"defaults", BootstrapOptions{NodeID: config.DefaultNodeID, Control: []string{config.DefaultGRPCListen}, Admin: "127.0.0.1:9901"}, "../envoy/bootstrap.yaml"},
+		{"compose", BootstrapOptions{NodeID: config.DefaultNodeID, Control: []string{"spillway:18000"}, Admin: "0.0.0.0:9901"}, "../envoy/bootstrap.compose.yaml"},
+		{"ipv6 admin", BootstrapOptions{NodeID: "edge", Control: []string{"[::1]:18000"}, Admin: "[::1]:9901"}, ""},
+		{"replicas", BootstrapOptions{NodeID: "edge", Control: []string{"10.0.0.1:18000", "10.0.0.2:18000", "spillway:18001"}, Admin: "127.0.0.1:9901"}, ""},
+		{"mutual tls", BootstrapOptions{NodeID: "edge", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:9901",
+			TLS: &ControlTLS{CAFile: "/etc/tls/ca.crt", CertFile: "/etc/tls/envoy.crt", KeyFile: "/etc/tls/envoy.key"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,8 +530,13 @@ func TestBootstrap(t *testing.T) {
 		})
 	}
 	for _, bad := range []BootstrapOptions{
-		{NodeID: "n", Control: "spillway", Admin: "127.0.0.1:9901"},
-		{NodeID: "n", Control: "spillway:18000", Admin: "127.0.0.1:0"},
+		{NodeID: "n", Control: []string{"spillway"}, Admin: "127.0.0.1:9901"},
+		{NodeID: "n", Control: []string{"spillway:18000", "other"}, Admin: "127.0.0.1:9901"},
+		{NodeID: "n", Control: nil, Admin: "127.0.0.1:9901"},
+		{NodeID: "n", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:0"},
+		{NodeID: "n", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:9901", TLS: &ControlTLS{}},
+		{NodeID: "n", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:9901", TLS: &ControlTLS{CAFile: "ca", CertFile: "c"}},
+		{NodeID: "n", Control: []string{"a:18000", "b:18000"}, Admin: "127.0.0.1:9901", TLS: &ControlTLS{CAFile: "ca"}},
 	} {
 		if _, err := Bootstrap(bad); err == nil {
 			t.Errorf("Bootstrap(%+v) accepted a bad address", bad)
@@ -668,7 +677,7 @@ func TestEnvoyAcceptsGeneratedConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := Bootstrap(BootstrapOptions{NodeID: cfg.Control.NodeID, Control: cfg.Control.GRPCListen, Admin: "127.0.0.1:9901"})
+			b, err := Bootstrap(BootstrapOptions{NodeID: cfg.Control.NodeID, Control: []string{cfg.Control.GRPCListen, "127.0.0.2:18000"}, Admin: "127.0.0.1:9901", TLS: envoyTLS(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -708,4 +717,20 @@ func TestEnvoyAcceptsGeneratedConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// envoyTLS writes a CA and a client certificate for Envoy, so that Envoy's
+// validation of a bootstrap with mutual TLS to spillway reads real files.
+func envoyTLS(t *testing.T) *ControlTLS {
+	t.Helper()
+	dir := t.TempDir()
+	ca := tlsreloadtest.NewCA(t, "ca")
+	leaf := ca.Client(t, "envoy")
+	o := &ControlTLS{ServerName: "spillway", CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "envoy.crt"), KeyFile: filepath.Join(dir, "envoy.key")}
+	for p, data := range map[string][]byte{o.CAFile: ca.PEM, o.CertFile: leaf.CertPEM, o.KeyFile: leaf.KeyPEM} {
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o
 }
