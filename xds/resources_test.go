@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	overridehostv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/override_host/v3"
@@ -733,4 +735,44 @@ func envoyTLS(t *testing.T) *ControlTLS {
 		}
 	}
 	return o
+}
+
+// TestControlFailureReply: when no spillway replica answers, both ext_proc
+// filters answer ControlErrorStatus, and the local reply config turns that
+// status, and only that one, into an Azure 503 with retry-after. The
+// end-to-end proof with a real Envoy is test/replicas_test.go.
+func TestControlFailureReply(t *testing.T) {
+	cfg := loadExample(t)
+	for name, ep := range map[string]*extprocv3.ExternalProcessor{"router": routerExtProc(cfg), "upstream": upstreamExtProc(cfg)} {
+		t.Run(name, func(t *testing.T) {
+			if got := ep.GetStatusOnError().GetCode(); got != ControlErrorStatus {
+				t.Errorf("status_on_error = %v, want %v", got, ControlErrorStatus)
+			}
+			rp := ep.GetGrpcService().GetRetryPolicy()
+			if rp.GetRetryOn() != "connect-failure,refused-stream,reset" || rp.GetNumRetries().GetValue() < 1 ||
+				len(rp.GetRetryHostPredicate()) != 1 || rp.GetRetryHostPredicate()[0].GetName() != "envoy.retry_host_predicates.previous_hosts" {
+				t.Errorf("ext_proc stream retry policy = %v, want retries on another replica", rp)
+			}
+		})
+	}
+	mappers := localReplyConfig(cfg.Gateway.BodyLimitBytes).GetMappers()
+	first := mappers[0]
+	cmp := first.GetFilter().GetStatusCodeFilter().GetComparison()
+	if cmp.GetOp() != accesslogv3.ComparisonFilter_EQ || cmp.GetValue().GetDefaultValue() != uint32(ControlErrorStatus) {
+		t.Fatalf("first mapper matches %v, want status == %d only", first.GetFilter(), ControlErrorStatus)
+	}
+	if first.GetStatusCode().GetValue() != 503 {
+		t.Errorf("control failure answered %d, want 503", first.GetStatusCode().GetValue())
+	}
+	headers := map[string]string{}
+	for _, h := range first.GetHeadersToAdd() {
+		headers[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+	}
+	if headers["retry-after"] != "1" || headers["retry-after-ms"] != "1000" {
+		t.Errorf("headers %v, want retry-after 1 and retry-after-ms 1000", headers)
+	}
+	body := first.GetBodyFormatOverride().GetJsonFormat().GetFields()["error"].GetStructValue().GetFields()
+	if body["code"].GetStringValue() != "503" || strings.Contains(body["message"].GetStringValue(), "%") {
+		t.Errorf("body %v: want code 503 and a message with no Envoy substitution", body)
+	}
 }
