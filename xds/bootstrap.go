@@ -120,14 +120,16 @@ func Bootstrap(o BootstrapOptions) (*bootstrapv3.Bootstrap, error) {
 		}},
 		OutlierDetection: &clusterv3.OutlierDetection{
 			// Connection failures and resets (not spillway's answers) eject
-			// a replica at once, until the health check finds it back.
+			// a replica until the health check finds it back. Never more
+			// than half of them: a burst of resets on healthy replicas
+			// must not leave none; dead ones fail their health checks.
 			SplitExternalLocalOriginErrors:         true,
-			ConsecutiveLocalOriginFailure:          wrapperspb.UInt32(1),
+			ConsecutiveLocalOriginFailure:          wrapperspb.UInt32(2),
 			EnforcingConsecutiveLocalOriginFailure: wrapperspb.UInt32(100),
 			Interval:                               durationpb.New(time.Second),
 			BaseEjectionTime:                       durationpb.New(5 * time.Second),
 			MaxEjectionTime:                        durationpb.New(30 * time.Second),
-			MaxEjectionPercent:                     wrapperspb.UInt32(100),
+			MaxEjectionPercent:                     wrapperspb.UInt32(50),
 			SuccessfulActiveHealthCheckUnejectHost: wrapperspb.Bool(true),
 		},
 		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{

@@ -492,6 +492,8 @@ func TestBootstrap(t *testing.T) {
 		{"compose", BootstrapOptions{NodeID: config.DefaultNodeID, Control: []string{"spillway:18000"}, Admin: "0.0.0.0:9901"}, "../envoy/bootstrap.compose.yaml"},
 		{"ipv6 admin", BootstrapOptions{NodeID: "edge", Control: []string{"[::1]:18000"}, Admin: "[::1]:9901"}, ""},
 		{"replicas", BootstrapOptions{NodeID: "edge", Control: []string{"10.0.0.1:18000", "10.0.0.2:18000", "spillway:18001"}, Admin: "127.0.0.1:9901"}, ""},
+		{"tls with a server name", BootstrapOptions{NodeID: "edge", Control: []string{"10.0.0.1:18000", "10.0.0.2:18000"}, Admin: "127.0.0.1:9901",
+			TLS: &ControlTLS{CAFile: "/etc/tls/ca.crt", ServerName: "spillway.internal"}}, ""},
 		{"mutual tls", BootstrapOptions{NodeID: "edge", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:9901",
 			TLS: &ControlTLS{CAFile: "/etc/tls/ca.crt", CertFile: "/etc/tls/envoy.crt", KeyFile: "/etc/tls/envoy.key"}}, ""},
 	}
