@@ -219,3 +219,18 @@ func GatewayAtCapacity(model, retryAfterSeconds string) *Error {
 func ServerBusy() *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: "503", Message: "The request was abandoned while waiting for capacity."}
 }
+
+// GatewayUnavailable is the 503 a client gets when Envoy cannot reach any
+// spillway replica: Azure's server_error shape, with a code, so SDKs retry.
+func GatewayUnavailable(retryAfterSeconds int) *Error {
+	seconds := "seconds"
+	if retryAfterSeconds == 1 {
+		seconds = "second"
+	}
+	return &Error{
+		Status:  http.StatusServiceUnavailable,
+		Code:    "503",
+		Type:    "server_error",
+		Message: fmt.Sprintf("The gateway cannot reach its routing service right now. Please retry after %d %s.", retryAfterSeconds, seconds),
+	}
+}

@@ -160,6 +160,8 @@ type Control struct {
 	NodeID string `yaml:"node_id"`
 	// MessageTimeout is Envoy's per-message ext_proc timeout.
 	MessageTimeout Duration `yaml:"message_timeout"`
+	// TLS, when set, serves GRPCListen over TLS (mutual TLS with a client CA).
+	TLS *ControlTLS `yaml:"tls"`
 }
 
 // Consumer is one client identity and its key.

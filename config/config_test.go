@@ -264,6 +264,11 @@ func TestLoad(t *testing.T) {
 		compose.Gateway.Listen, compose.Control.GRPCListen, compose.Control.AdminListen =
 			plain.Gateway.Listen, plain.Control.GRPCListen, plain.Control.AdminListen
 		compose.Tracing.OTLPGRPC = plain.Tracing.OTLPGRPC
+		// The compose stack runs two replicas over the redis service.
+		if st := compose.State; st.Store != StoreRedis || st.Redis.Address != "redis:6379" || st.Replicas != 2 {
+			t.Errorf("compose state = %+v, want store redis at redis:6379 for 2 replicas", st)
+		}
+		compose.State = plain.State
 		for i := range compose.Models {
 			for j := range compose.Models[i].Backends {
 				b := &compose.Models[i].Backends[j]

@@ -44,6 +44,7 @@ func (c *Config) Validate(dir string) error {
 	}
 	v.hostPort("control.grpc_listen", c.Control.GRPCListen, true)
 	v.hostPort("control.admin_listen", c.Control.AdminListen, true)
+	c.Control.TLS.validate(v, dir)
 	if c.Gateway.BodyLimitBytes < 1024 {
 		v.add("gateway.body_limit_bytes", "must be at least 1024 (a chat request needs more)")
 	} else if c.Gateway.BodyLimitBytes > MaxBodyLimit {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/spillway-gw/spillway/tlsreload/tlsreloadtest"
 )
 
 // minimalYAML is the smallest valid config: one model, one backend.
@@ -78,6 +80,12 @@ func validConfig(t *testing.T) (*Config, string) {
 	writeFile(t, dir, "keys/batch", "batch-client-key\n")
 	writeFile(t, dir, "keys/backend", "backend-key\n")
 	writeFile(t, dir, "keys/empty", "\n")
+	ca := tlsreloadtest.NewCA(t, "ca")
+	server, other := ca.Server(t, "spillway"), ca.Server(t, "spillway")
+	writeFile(t, dir, "tls/server.crt", string(server.CertPEM))
+	writeFile(t, dir, "tls/server.key", string(server.KeyPEM))
+	writeFile(t, dir, "tls/other.key", string(other.KeyPEM))
+	writeFile(t, dir, "tls/ca.crt", string(ca.PEM))
 	t.Setenv("SPILLWAY_TEST_CLIENT_KEY", "demo-client-key")
 	t.Setenv("SPILLWAY_TEST_BACKEND_KEY", "backend-env-key")
 	t.Setenv("SPILLWAY_TEST_UNSET", "x")
@@ -181,6 +189,23 @@ func TestValidateRules(t *testing.T) {
 			[]want{{"gateway.request_timeout", "must be > 0"}}},
 		{"control.message_timeout zero", func(c *Config) { c.Control.MessageTimeout = 0 },
 			[]want{{"control.message_timeout", "must be > 0"}}},
+		{"control.tls with mutual TLS is fine", func(c *Config) {
+			c.Control.TLS = &ControlTLS{CertFile: "tls/server.crt", KeyFile: "tls/server.key", ClientCAFile: "tls/ca.crt"}
+		}, nil},
+		{"control.tls without a client CA is fine", func(c *Config) {
+			c.Control.TLS = &ControlTLS{CertFile: "tls/server.crt", KeyFile: "tls/server.key"}
+		}, nil},
+		{"control.tls empty", func(c *Config) { c.Control.TLS = &ControlTLS{} },
+			[]want{{"control.tls.cert_file", "is required"}, {"control.tls.key_file", "is required"}}},
+		{"control.tls key of another certificate", func(c *Config) {
+			c.Control.TLS = &ControlTLS{CertFile: "tls/server.crt", KeyFile: "tls/other.key"}
+		}, []want{{"control.tls", "certificate and key"}}},
+		{"control.tls certificate missing", func(c *Config) {
+			c.Control.TLS = &ControlTLS{CertFile: "tls/nope.crt", KeyFile: "tls/server.key"}
+		}, []want{{"control.tls", "no such file"}}},
+		{"control.tls client CA not a certificate", func(c *Config) {
+			c.Control.TLS = &ControlTLS{CertFile: "tls/server.crt", KeyFile: "tls/server.key", ClientCAFile: "keys/batch"}
+		}, []want{{"control.tls", "holds no PEM certificate"}}},
 
 		// routing and capacity
 		{"routing mode unknown", func(c *Config) { c.Routing = "smart" },

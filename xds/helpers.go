@@ -12,6 +12,8 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
 	"github.com/spillway-gw/spillway/azure"
 )
 
@@ -38,6 +40,16 @@ func splitHostPort(hostPort string) (string, uint32, error) {
 // instead of Envoy's plain text, so SDKs parse them like any Azure error.
 var upstreamFailureFlags = []string{"UH", "UF", "UO", "NR", "URX", "UT", "UC", "UMSDR"}
 
+// ControlErrorStatus is what the ext_proc filters answer when no spillway
+// replica can be reached (status_on_error): 510, a status neither Envoy nor
+// spillway otherwise makes, so the local reply config can tell this failure
+// from every other and turn it into an Azure-shaped 503.
+const ControlErrorStatus = typev3.StatusCode_NotExtended
+
+// ControlRetryAfterSeconds is the retry-after of that 503: about the time
+// Envoy takes to find a replica back once one serves again.
+const ControlRetryAfterSeconds = 1
+
 // localReplyConfig rewrites Envoy's own error replies into Azure's JSON
 // error shape:
 //   - 413: Envoy answers by itself when a body overflows its buffer before
@@ -62,8 +74,37 @@ func localReplyConfig(bodyLimit int64) *hcmv3.LocalReplyConfig {
 			"message": structpb.NewStringValue("%LOCAL_REPLY_BODY% (%RESPONSE_CODE_DETAILS%)"),
 		}}),
 	}}
+	unavailable := azure.GatewayUnavailable(ControlRetryAfterSeconds)
+	unavailableBody := &structpb.Struct{Fields: map[string]*structpb.Value{
+		"error": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"code":    structpb.NewStringValue(unavailable.Code),
+			"type":    structpb.NewStringValue(unavailable.Type),
+			"message": structpb.NewStringValue(unavailable.Message),
+			"param":   structpb.NewNullValue(),
+		}}),
+	}}
+	retryAfter := strconv.Itoa(ControlRetryAfterSeconds)
 	return &hcmv3.LocalReplyConfig{
 		Mappers: []*hcmv3.ResponseMapper{{
+			// Only the ext_proc filters answer ControlErrorStatus (their
+			// status_on_error): no spillway replica could be reached. A
+			// backend's own status is never a local reply, so never
+			// rewritten here.
+			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{
+				StatusCodeFilter: &accesslogv3.StatusCodeFilter{Comparison: &accesslogv3.ComparisonFilter{
+					Op:    accesslogv3.ComparisonFilter_EQ,
+					Value: &corev3.RuntimeUInt32{DefaultValue: uint32(ControlErrorStatus), RuntimeKey: "spillway.local_reply.control_error"},
+				}},
+			}},
+			StatusCode: wrapperspb.UInt32(uint32(unavailable.Status)),
+			HeadersToAdd: []*corev3.HeaderValueOption{
+				{Header: &corev3.HeaderValue{Key: "retry-after", Value: retryAfter}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD},
+				{Header: &corev3.HeaderValue{Key: "retry-after-ms", Value: retryAfter + "000"}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD},
+			},
+			BodyFormatOverride: &corev3.SubstitutionFormatString{
+				Format: &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: unavailableBody},
+			},
+		}, {
 			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{
 				StatusCodeFilter: &accesslogv3.StatusCodeFilter{Comparison: &accesslogv3.ComparisonFilter{
 					Op:    accesslogv3.ComparisonFilter_EQ,

@@ -3,6 +3,7 @@ package xds
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -18,11 +19,13 @@ import (
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	overridehostv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/override_host/v3"
 	roundrobinv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/round_robin/v3"
+	previoushostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 	internalupstreamv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/internal_upstream/v3"
 	rawbufferv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/raw_buffer/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -107,6 +110,26 @@ func controlService(timeout config.Duration, phase string) *corev3.GrpcService {
 		},
 		Timeout:         durationpb.New(timeout.D()),
 		InitialMetadata: []*corev3.HeaderValue{{Key: PhaseMetadataKey, Value: phase}},
+		RetryPolicy:     controlRetryPolicy(),
+	}
+}
+
+// controlRetryPolicy opens an ext_proc stream on another replica when the
+// one picked cannot take it (refused, reset before it answered): a replica
+// that just died costs no request that had not reached it yet.
+func controlRetryPolicy() *corev3.RetryPolicy {
+	return &corev3.RetryPolicy{
+		RetryOn:    "connect-failure,refused-stream,reset",
+		NumRetries: wrapperspb.UInt32(2),
+		RetryBackOff: &corev3.BackoffStrategy{
+			BaseInterval: durationpb.New(5 * time.Millisecond),
+			MaxInterval:  durationpb.New(50 * time.Millisecond),
+		},
+		RetryHostPredicate: []*corev3.RetryPolicy_RetryHostPredicate{{
+			Name:       "envoy.retry_host_predicates.previous_hosts",
+			ConfigType: &corev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(&previoushostsv3.PreviousHostsPredicate{})},
+		}},
+		HostSelectionRetryMaxAttempts: 5,
 	}
 }
 
@@ -129,6 +152,9 @@ func routerExtProc(cfg *config.Config) *extprocv3.ExternalProcessor {
 		// SSE (usage arrives in the last events), BUFFERED for JSON.
 		AllowModeOverride: true,
 		StatPrefix:        "spillway_router",
+		// No replica answered: a status of its own, which the local reply
+		// config turns into an Azure-shaped 503 (see localReplyConfig).
+		StatusOnError: &typev3.HttpStatus{Code: ControlErrorStatus},
 		// x-envoy-max-retries caps this request's attempts at the length
 		// of its backend list; ext_proc may set x-envoy-* only if allowed.
 		MutationRules: &mutationrulesv3.HeaderMutationRules{AllowEnvoy: wrapperspb.Bool(true)},
@@ -156,6 +182,7 @@ func upstreamExtProc(cfg *config.Config) *extprocv3.ExternalProcessor {
 		},
 		RequestAttributes: []string{UpstreamHostMetadataAttribute},
 		StatPrefix:        "spillway_upstream",
+		StatusOnError:     &typev3.HttpStatus{Code: ControlErrorStatus},
 		// A 429 that says when to retry only in its message text has its
 		// (small) body sent too; everything else is observed from headers.
 		AllowModeOverride: true,

@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	overridehostv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/override_host/v3"
@@ -29,6 +31,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/spillway-gw/spillway/config"
+	"github.com/spillway-gw/spillway/tlsreload/tlsreloadtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -485,9 +488,14 @@ func TestBootstrap(t *testing.T) {
 		opts BootstrapOptions
 		file string // a committed copy that must match, or ""
 	}{
-		{"defaults", BootstrapOptions{NodeID: config.DefaultNodeID, Control: config.DefaultGRPCListen, Admin: "127.0.0.1:9901"}, "../envoy/bootstrap.yaml"},
-		{"compose", BootstrapOptions{NodeID: config.DefaultNodeID, Control: "spillway:18000", Admin: "0.0.0.0:9901"}, "../envoy/bootstrap.compose.yaml"},
-		{"ipv6 admin", BootstrapOptions{NodeID: "edge", Control: "[::1]:18000", Admin: "[::1]:9901"}, ""},
+		{"defaults", BootstrapOptions{NodeID: config.DefaultNodeID, Control: []string{config.DefaultGRPCListen}, Admin: "127.0.0.1:9901"}, "../envoy/bootstrap.yaml"},
+		{"compose", BootstrapOptions{NodeID: config.DefaultNodeID, Control: []string{"spillway:18000"}, Admin: "0.0.0.0:9901"}, "../envoy/bootstrap.compose.yaml"},
+		{"ipv6 admin", BootstrapOptions{NodeID: "edge", Control: []string{"[::1]:18000"}, Admin: "[::1]:9901"}, ""},
+		{"replicas", BootstrapOptions{NodeID: "edge", Control: []string{"10.0.0.1:18000", "10.0.0.2:18000", "spillway:18001"}, Admin: "127.0.0.1:9901"}, ""},
+		{"tls with a server name", BootstrapOptions{NodeID: "edge", Control: []string{"10.0.0.1:18000", "10.0.0.2:18000"}, Admin: "127.0.0.1:9901",
+			TLS: &ControlTLS{CAFile: "/etc/tls/ca.crt", ServerName: "spillway.internal"}}, ""},
+		{"mutual tls", BootstrapOptions{NodeID: "edge", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:9901",
+			TLS: &ControlTLS{CAFile: "/etc/tls/ca.crt", CertFile: "/etc/tls/envoy.crt", KeyFile: "/etc/tls/envoy.key"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,8 +534,13 @@ func TestBootstrap(t *testing.T) {
 		})
 	}
 	for _, bad := range []BootstrapOptions{
-		{NodeID: "n", Control: "spillway", Admin: "127.0.0.1:9901"},
-		{NodeID: "n", Control: "spillway:18000", Admin: "127.0.0.1:0"},
+		{NodeID: "n", Control: []string{"spillway"}, Admin: "127.0.0.1:9901"},
+		{NodeID: "n", Control: []string{"spillway:18000", "other"}, Admin: "127.0.0.1:9901"},
+		{NodeID: "n", Control: nil, Admin: "127.0.0.1:9901"},
+		{NodeID: "n", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:0"},
+		{NodeID: "n", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:9901", TLS: &ControlTLS{}},
+		{NodeID: "n", Control: []string{"spillway:18000"}, Admin: "127.0.0.1:9901", TLS: &ControlTLS{CAFile: "ca", CertFile: "c"}},
+		{NodeID: "n", Control: []string{"a:18000", "b:18000"}, Admin: "127.0.0.1:9901", TLS: &ControlTLS{CAFile: "ca"}},
 	} {
 		if _, err := Bootstrap(bad); err == nil {
 			t.Errorf("Bootstrap(%+v) accepted a bad address", bad)
@@ -668,7 +681,7 @@ func TestEnvoyAcceptsGeneratedConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := Bootstrap(BootstrapOptions{NodeID: cfg.Control.NodeID, Control: cfg.Control.GRPCListen, Admin: "127.0.0.1:9901"})
+			b, err := Bootstrap(BootstrapOptions{NodeID: cfg.Control.NodeID, Control: []string{cfg.Control.GRPCListen, "127.0.0.2:18000"}, Admin: "127.0.0.1:9901", TLS: envoyTLS(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -707,5 +720,61 @@ func TestEnvoyAcceptsGeneratedConfig(t *testing.T) {
 				t.Errorf("envoy refuses the generated config: %v\n%s", err, log)
 			}
 		})
+	}
+}
+
+// envoyTLS writes a CA and a client certificate for Envoy, so that Envoy's
+// validation of a bootstrap with mutual TLS to spillway reads real files.
+func envoyTLS(t *testing.T) *ControlTLS {
+	t.Helper()
+	dir := t.TempDir()
+	ca := tlsreloadtest.NewCA(t, "ca")
+	leaf := ca.Client(t, "envoy")
+	o := &ControlTLS{ServerName: "spillway", CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "envoy.crt"), KeyFile: filepath.Join(dir, "envoy.key")}
+	for p, data := range map[string][]byte{o.CAFile: ca.PEM, o.CertFile: leaf.CertPEM, o.KeyFile: leaf.KeyPEM} {
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o
+}
+
+// TestControlFailureReply: when no spillway replica answers, both ext_proc
+// filters answer ControlErrorStatus, and the local reply config turns that
+// status, and only that one, into an Azure 503 with retry-after. The
+// end-to-end proof with a real Envoy is test/replicas_test.go.
+func TestControlFailureReply(t *testing.T) {
+	cfg := loadExample(t)
+	for name, ep := range map[string]*extprocv3.ExternalProcessor{"router": routerExtProc(cfg), "upstream": upstreamExtProc(cfg)} {
+		t.Run(name, func(t *testing.T) {
+			if got := ep.GetStatusOnError().GetCode(); got != ControlErrorStatus {
+				t.Errorf("status_on_error = %v, want %v", got, ControlErrorStatus)
+			}
+			rp := ep.GetGrpcService().GetRetryPolicy()
+			if rp.GetRetryOn() != "connect-failure,refused-stream,reset" || rp.GetNumRetries().GetValue() < 1 ||
+				len(rp.GetRetryHostPredicate()) != 1 || rp.GetRetryHostPredicate()[0].GetName() != "envoy.retry_host_predicates.previous_hosts" {
+				t.Errorf("ext_proc stream retry policy = %v, want retries on another replica", rp)
+			}
+		})
+	}
+	mappers := localReplyConfig(cfg.Gateway.BodyLimitBytes).GetMappers()
+	first := mappers[0]
+	cmp := first.GetFilter().GetStatusCodeFilter().GetComparison()
+	if cmp.GetOp() != accesslogv3.ComparisonFilter_EQ || cmp.GetValue().GetDefaultValue() != uint32(ControlErrorStatus) {
+		t.Fatalf("first mapper matches %v, want status == %d only", first.GetFilter(), ControlErrorStatus)
+	}
+	if first.GetStatusCode().GetValue() != 503 {
+		t.Errorf("control failure answered %d, want 503", first.GetStatusCode().GetValue())
+	}
+	headers := map[string]string{}
+	for _, h := range first.GetHeadersToAdd() {
+		headers[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+	}
+	if headers["retry-after"] != "1" || headers["retry-after-ms"] != "1000" {
+		t.Errorf("headers %v, want retry-after 1 and retry-after-ms 1000", headers)
+	}
+	body := first.GetBodyFormatOverride().GetJsonFormat().GetFields()["error"].GetStructValue().GetFields()
+	if body["code"].GetStringValue() != "503" || strings.Contains(body["message"].GetStringValue(), "%") {
+		t.Errorf("body %v: want code 503 and a message with no Envoy substitution", body)
 	}
 }

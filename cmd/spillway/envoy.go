@@ -5,13 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/xds"
 )
 
 const envoyUsage = `usage:
-  spillway envoy bootstrap [-control ADDR] [-admin ADDR] [-node ID]   print Envoy's bootstrap
+  spillway envoy bootstrap [-control ADDR[,ADDR...]] [-admin ADDR] [-node ID] [-control-ca FILE [-control-cert FILE -control-key FILE] [-control-server-name NAME]]
+                                                                     print Envoy's bootstrap
   spillway envoy config -c FILE                                      print the generated resources
 `
 
@@ -24,13 +26,25 @@ func runEnvoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "bootstrap":
 		fs := flag.NewFlagSet("envoy bootstrap", flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		control := fs.String("control", config.DefaultGRPCListen, "spillway's gRPC address (xDS and ext_proc)")
+		control := fs.String("control", config.DefaultGRPCListen, "spillway replicas' gRPC addresses (xDS and ext_proc), host:port, comma-separated; a host name stands for all of its addresses")
 		admin := fs.String("admin", "127.0.0.1:9901", "Envoy's admin address")
 		node := fs.String("node", config.DefaultNodeID, "Envoy node id (control.node_id in the config)")
+		ca := fs.String("control-ca", "", "reach spillway over TLS: the CA file its certificate must chain to")
+		cert := fs.String("control-cert", "", "Envoy's client certificate file, for spillway's mutual TLS (with -control-key)")
+		key := fs.String("control-key", "", "the key file of -control-cert")
+		serverName := fs.String("control-server-name", "", "the name spillway's certificate must hold (default: the host of -control)")
 		if done, err := parseFlags(fs, args[1:], stderr); done {
 			return err
 		}
-		b, err := xds.Bootstrap(xds.BootstrapOptions{NodeID: *node, Control: *control, Admin: *admin})
+		opts := xds.BootstrapOptions{NodeID: *node, Control: splitList(*control), Admin: *admin}
+		switch {
+		case *ca != "":
+			opts.TLS = &xds.ControlTLS{CAFile: *ca, CertFile: *cert, KeyFile: *key, ServerName: *serverName}
+		case *cert != "" || *key != "" || *serverName != "":
+			fmt.Fprintln(stderr, "-control-cert, -control-key and -control-server-name need -control-ca (TLS to spillway)")
+			return exitCode(2)
+		}
+		b, err := xds.Bootstrap(opts)
 		if err != nil {
 			return err
 		}
@@ -69,4 +83,15 @@ func runEnvoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stderr, envoyUsage)
 		return exitCode(2)
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/spillway-gw/spillway/capacity"
@@ -25,6 +25,7 @@ import (
 	"github.com/spillway-gw/spillway/reload"
 	"github.com/spillway-gw/spillway/telemetry"
 	"github.com/spillway-gw/spillway/telemetry/extproctel"
+	"github.com/spillway-gw/spillway/tlsreload"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -35,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	poll := fs.Duration("reload-interval", time.Second, "how often the config file is checked for changes")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	profiling := fs.Bool("pprof", false, "serve Go's profiler at /debug/pprof/ on the admin address")
+	drainTime := fs.Duration("drain-time", 3*time.Second, "on shutdown, how long to report NOT_SERVING to Envoy's health checks before closing the gRPC port (ends early when no Envoy checks)")
 	if done, err := parseFlags(fs, args, stderr); done {
 		return err
 	}
@@ -97,7 +99,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("config loaded", slog.String("file", *path), slog.String("version", version))
 
-	g := grpc.NewServer(
+	var creds []grpc.ServerOption
+	if t := cfg.Control.TLS; t != nil {
+		certs, err := tlsreload.New(t.Files(dir), log)
+		if err != nil {
+			return fmt.Errorf("control.tls: %w", err)
+		}
+		creds = append(creds, grpc.Creds(credentials.NewTLS(certs.Config())))
+		log.Info("control port serves TLS", slog.String("cert_file", t.CertFile), slog.Bool("mutual", t.ClientCAFile != ""))
+	}
+	g := grpc.NewServer(append(creds,
 		// Every client request is one or more short ext_proc streams: serve
 		// them from a pool of goroutines rather than one new goroutine each.
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
@@ -106,10 +117,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		grpc.InitialWindowSize(1<<20),
 		grpc.InitialConnWindowSize(4<<20),
 		grpc.MaxRecvMsgSize(int(2*cfg.Gateway.BodyLimitBytes+1<<20)),
-	)
+	)...)
 	ext.Register(g)
 	xdsServer.Register(g)
-	hs := health.NewServer()
+	// SERVING from here: the table is loaded and the snapshot published.
+	hs := newHealthService(time.Now)
 	healthpb.RegisterHealthServer(g, hs)
 
 	grpcLn, err := net.Listen("tcp", cfg.Control.GRPCListen)
@@ -147,7 +159,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	// Let Envoy's in-flight streams finish before the gRPC server goes.
+	// Envoy's health checks see NOT_SERVING and send new streams to the
+	// other replicas; then in-flight streams finish before the server goes.
+	hs.drain(*drainTime, 2*xds.ControlHealthInterval, 50*time.Millisecond)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	_ = admin.Shutdown(shutdownCtx)

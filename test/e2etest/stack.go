@@ -147,16 +147,21 @@ func (s *Stack) GatewayConfig(tmpl string) string {
 // It writes then renames, so the reload watcher never reads half a file.
 func (s *Stack) Write(name, content string) string {
 	s.t.Helper()
-	p := filepath.Join(s.Dir, name)
+	return writeFile(s.t, filepath.Join(s.Dir, name), content)
+}
+
+// writeFile writes then renames, so a watcher never reads half a file.
+func writeFile(t testing.TB, p, content string) string {
+	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return p
 }
