@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-gw/spillway/sim"
+	"github.com/spillway-gw/spillway/telemetry/metricstest"
 	"github.com/spillway-gw/spillway/test/e2etest"
 )
 
@@ -182,4 +184,209 @@ func postChat(ctx context.Context, gateway, body string) (int, string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
+}
+
+// replicaSharedGateway: two replicas behind one Envoy sharing state in
+// Redis; a PTU cooldown as short as config allows, so that every request
+// with a 429 fault tries the PTU first and is retried on a TPM backend —
+// an attempt Envoy may hand to either replica.
+var replicaSharedGateway = gatewayHead + `
+routing: capacity
+capacity:
+  max_wait: 50ms
+  max_cooldown: 1ms
+models:
+  - name: gpt-4o
+    context_window: 8192
+    backends:` + backendPTUYAML + backendEast2YAML + backendWest3YAML + `
+state:
+  store: redis
+  replicas: 2
+  redis:
+    address: {{REDIS}}
+    key_prefix: "one-envoy:"
+    timeout: 1s
+`
+
+// TestReplicasShareStateBehindOneEnvoy: Envoy spreads each request's
+// ext_proc streams over two replicas; a request's attempts find its
+// reservation whichever replica they reach, every reservation is settled,
+// and a replica killed under load costs only what was in flight on it.
+func TestReplicasShareStateBehindOneEnvoy(t *testing.T) {
+	r := e2etest.StartRedis(t)
+	s := startReplicas(t, 2, func(o *e2etest.ReplicaOptions) {
+		o.GatewayYAML = replicaSharedGateway
+		o.Vars = map[string]string{"REDIS": r.Addr}
+		o.LogLevel = "debug"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	t.Run("attempts on the other replica move the reservation", func(t *testing.T) {
+		// A few at a time: Envoy's round robin over the replicas then
+		// gives a request's streams to both in every pattern.
+		const n = 30
+		var wg sync.WaitGroup
+		errs := make(chan string, n)
+		for w := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range n / 3 {
+					// Two attempts, or one when another request's 429 had just
+					// put the PTU in its (1 ms) cooldown.
+					res := replicaChat(ctx, s, "gpt-4o", map[string]string{"x-sim-fault": "429@" + deploymentPTU})
+					if a := res.header.Get("x-spillway-attempts"); res.status != 200 || a != "1" && a != "2" {
+						errs <- fmt.Sprintf("request %d.%d: %d attempts %q %s", w, i, res.status, res.header.Get("x-spillway-attempts"), res.body)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+		// Which replica ran each request's router phase, and which each of
+		// its attempts: both log the request id.
+		router := map[string]int{}
+		attempts := map[string]map[int]int{} // request id → attempt → replica
+		for i, rep := range s.Replicas {
+			for _, line := range strings.Split(rep.Process.Out.String(), "\n") {
+				var l struct {
+					Msg       string `json:"msg"`
+					RequestID string `json:"request_id"`
+					Attempt   int    `json:"attempt"`
+				}
+				if json.Unmarshal([]byte(line), &l) != nil || l.RequestID == "" {
+					continue
+				}
+				switch l.Msg {
+				case "request":
+					router[l.RequestID] = i
+				case "attempt":
+					if attempts[l.RequestID] == nil {
+						attempts[l.RequestID] = map[int]int{}
+					}
+					attempts[l.RequestID][l.Attempt] = i
+				}
+			}
+		}
+		crossed, movedAcross := 0, 0
+		for id, i := range router {
+			for a, j := range attempts[id] {
+				if j != i {
+					crossed++
+					if a == 2 {
+						movedAcross++ // the retry's replica moved a reservation another took
+					}
+				}
+			}
+		}
+		t.Logf("%d requests; %d attempts on the other replica than their router phase, %d of them retries", len(router), crossed, movedAcross)
+		if crossed == 0 || movedAcross == 0 {
+			t.Fatalf("phases did not cross replicas enough to prove anything: %d attempts, %d retries crossed", crossed, movedAcross)
+		}
+		// Every reservation was moved to the TPM backend and settled there,
+		// whichever replica did it: nothing in flight, nothing reserved, and
+		// the TPM window holds the charges.
+		var states []struct {
+			Name            string `json:"name"`
+			InFlight        int    `json:"in_flight"`
+			Reserved        int    `json:"reserved"`
+			RemainingTokens int    `json:"remaining_tokens"`
+		}
+		waitFor(t, "every reservation settled", 10*time.Second, func() bool {
+			body, ok := e2etest.Get(s.Replicas[0].Admin + "/capacity")
+			var c struct {
+				Backends json.RawMessage `json:"backends"`
+			}
+			if !ok || json.Unmarshal([]byte(body), &c) != nil || json.Unmarshal(c.Backends, &states) != nil {
+				return false
+			}
+			for _, b := range states {
+				if b.InFlight != 0 || b.Reserved != 0 {
+					return false
+				}
+			}
+			return true
+		})
+		for _, b := range states {
+			if b.Name == backendEast2 && b.RemainingTokens > 1000000-n*20 {
+				t.Errorf("%s has %d tokens left of 1,000,000: the %d retries' charges (≥ 20 each) did not move there", b.Name, b.RemainingTokens, n)
+			}
+		}
+	})
+
+	t.Run("a replica killed under load", func(t *testing.T) {
+		victim := adsReplica(t, s)
+		survivor := s.Replicas[1-victim]
+		stop := make(chan struct{})
+		wait := steadyLoad(s, 8, 200*time.Millisecond, stop)
+		time.Sleep(time.Second)
+		inFlight := s.ControlHostStat(s.Replicas[victim], "rq_active") - 1 // less the ADS stream
+		s.Kill(victim)
+		time.Sleep(2 * time.Second)
+		close(stop)
+		failed := 0
+		for _, r := range wait() {
+			if r.resp.status != 200 {
+				failed++
+				expectNoEnvoyText(t, r.resp)
+			}
+		}
+		t.Logf("%d failed, %d streams were in flight on the killed replica", failed, inFlight)
+		if failed > max(inFlight, 0) {
+			t.Errorf("%d requests failed, more than the %d in flight on the killed replica", failed, inFlight)
+		}
+
+		// From here on, what the survivor counts is what the backends served.
+		before := metricstest.ScrapeURL(t, survivor.Admin+"/metrics")
+		ledger0 := readLedgerAt(t, s.SimURL)
+		stop = make(chan struct{})
+		wait = steadyLoad(s, 4, 0, stop)
+		time.Sleep(2 * time.Second)
+		close(stop)
+		results := wait()
+		n := len(results)
+		statuses := map[int]int{}
+		for _, r := range results {
+			statuses[r.resp.status]++
+		}
+		if statuses[200] != n {
+			t.Errorf("after the kill: %v", statuses)
+		}
+		var after metricstest.Metrics
+		var counted int64
+		e2etest.WaitFor(t, fmt.Sprintf("the survivor's metrics of all %d requests", n), 10*time.Second, func() bool {
+			after = metricstest.ScrapeURL(t, survivor.Admin+"/metrics")
+			counted = delta(before, after, "spillway_requests_total", nil)
+			return counted >= int64(n)
+		})
+		if counted != int64(n) {
+			t.Errorf("the survivor counted %d requests, the clients sent %d", counted, n)
+		}
+		ledger1 := readLedgerAt(t, s.SimURL)
+		var served int64
+		for name, d := range ledger1.Deployments {
+			served += d.Usage.TotalTokens - ledger0.Deployments[name].Usage.TotalTokens
+		}
+		got := int64(after.Sum("gen_ai_client_token_usage", nil) - before.Sum("gen_ai_client_token_usage", nil))
+		if got != served || served == 0 {
+			t.Errorf("tokens in the survivor's metrics %d, the simulator served %d (%d requests)", got, served, n)
+		}
+	})
+}
+
+func readLedgerAt(t *testing.T, simURL string) sim.Ledger {
+	t.Helper()
+	body, ok := e2etest.Get(simURL + "/_sim/ledger")
+	if !ok {
+		t.Fatalf("ledger: %s", body)
+	}
+	var l sim.Ledger
+	if err := json.Unmarshal([]byte(body), &l); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

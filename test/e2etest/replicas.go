@@ -124,12 +124,16 @@ func StartReplicas(t testing.TB, o ReplicaOptions) *ReplicaStack {
 
 // config is the gateway config of replica r.
 func (s *ReplicaStack) config(r *Replica) string {
-	return strings.NewReplacer(
+	pairs := []string{
 		"{{SIM}}", fmt.Sprintf("127.0.0.1:%d", s.ports["sim"]),
 		"{{GATEWAY}}", fmt.Sprintf("127.0.0.1:%d", s.ports["gateway"]),
 		"{{GRPC}}", r.GRPC,
 		"{{ADMIN}}", strings.TrimPrefix(r.Admin, "http://"),
-	).Replace(s.o.GatewayYAML)
+	}
+	for k, v := range s.o.Vars {
+		pairs = append(pairs, "{{"+k+"}}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(s.o.GatewayYAML)
 }
 
 // start runs replica r and waits until it serves.
