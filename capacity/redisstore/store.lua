@@ -54,6 +54,19 @@ local function load(s)
   for i = 1, #raw, 2 do h[raw[i]] = tonumber(raw[i + 1]) end
   s.h, s.dirty = h, {}
   s.wkey, s.bins, s.bdirty, s.bdel = s.key .. ':w', {}, {}, {}
+  s.rkey = s.key .. ':r'
+  -- Reservations nobody ended by their expiry (the replica that held them
+  -- died) leave the in-flight counts; their charges leave with the
+  -- windows and the bucket's drain as every charge does.
+  local gone = redis.call('ZRANGEBYSCORE', s.rkey, '-inf', now)
+  if #gone > 0 then
+    for _, m in ipairs(gone) do
+      h['inf'] = (h['inf'] or 0) - 1
+      h['res'] = (h['res'] or 0) - (tonumber(string.match(m, '|([^|]*)$')) or 0)
+    end
+    s.dirty['inf'], s.dirty['res'] = true, true
+    redis.call('ZREMRANGEBYSCORE', s.rkey, '-inf', now)
+  end
   return s
 end
 local function get(s, f) return s.h[f] or 0 end
@@ -253,11 +266,27 @@ local function saveRes(r, ttl)
   redis.call('HSET', KEYS[1], unpack(kv))
   if ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 end
+-- A reservation is counted in flight on its backend while it is in the
+-- backend's set "<key>:r" (member "<reservation key>|<cost>", scored by its
+-- expiry): ending it removes it, and decrements the counts only if it was
+-- still there.
+local function member(r) return KEYS[1] .. '|' .. fmt(r.c) end
+local function reserve(r, s)
+  set(s, 'inf', get(s, 'inf') + 1)
+  set(s, 'res', get(s, 'res') + r.c)
+  redis.call('ZADD', s.rkey, r.x, member(r))
+  redis.call('PEXPIRE', s.rkey, STATE_TTL_MS)
+end
+local function unreserve(r, s)
+  if redis.call('ZREM', s.rkey, member(r)) == 1 then
+    set(s, 'inf', get(s, 'inf') - 1)
+    set(s, 'res', get(s, 'res') - r.c)
+  end
+end
 local function charge(r, s, cost)
   r.n, r.c = s.name, cost
   load(s)
-  set(s, 'inf', get(s, 'inf') + 1)
-  set(s, 'res', get(s, 'res') + cost)
+  reserve(r, s)
   if s.ptu then
     badd(s, cost)
     r.sl, r.scl = get(s, 'lv'), get(s, 'cl')
@@ -269,8 +298,7 @@ local function charge(r, s, cost)
 end
 local function uncharge(r, s)
   load(s)
-  set(s, 'inf', get(s, 'inf') - 1)
-  set(s, 'res', get(s, 'res') - r.c)
+  unreserve(r, s)
   if s.ptu then
     badd(s, -r.c)
   else
@@ -317,7 +345,7 @@ if op == 'choose' then
   result = {first}
   for _, c in ipairs(cs) do result[#result + 1] = c.s.name end
   if #cs > 0 then
-    local r = {m = meta}
+    local r = {m = meta, x = now + ttl * 1000}
     charge(r, cs[1].s, cost)
     saveRes(r, ttl)
   end
@@ -360,8 +388,7 @@ elseif op == 'settle' or op == 'release' then
         uncharge(r, s)
       else
         load(s)
-        set(s, 'inf', get(s, 'inf') - 1)
-        set(s, 'res', get(s, 'res') - r.c)
+        unreserve(r, s)
         if s.ptu then badd(s, math.max(0, tonumber(ARGV[args])) - r.c) end
       end
     end

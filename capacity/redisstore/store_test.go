@@ -299,3 +299,32 @@ func TestIDInUse(t *testing.T) {
 		t.Fatalf("after both settled: %+v", st)
 	}
 }
+
+// TestAbandonedReservation: a reservation its replica never ended (it
+// died) stops counting as in flight when it expires, and a settle that
+// comes late does not count it out twice.
+func TestAbandonedReservation(t *testing.T) {
+	r := e2etest.StartRedis(t)
+	clk := capacitytest.NewFakeClock(start)
+	m := capacity.New(clk, capacity.Options{})
+	m.SetBackends(specs)
+	m.Share(capacity.Sharing{Store: redisstore.New(t.Context(), client(t, r.Addr),
+		redisstore.Options{KeyPrefix: "abandoned:", Timeout: 5 * time.Second, ReservationTTL: 2 * time.Second})})
+	late, _ := m.Choose(names, 1000) // its replica "dies": never ended in time
+	kept, _ := m.Choose(names, 500)
+	if st := stateOf(t, m, "ptu"); st.InFlight != 2 || st.Reserved != 1500 {
+		t.Fatalf("before: %+v", st)
+	}
+	clk.Advance(3 * time.Second)
+	more, _ := m.Choose(names, 200) // a reservation taken after the expiry
+	if st := stateOf(t, m, "ptu"); st.InFlight != 1 || st.Reserved != 200 {
+		t.Fatalf("after the first two expired: %+v, want only the third in flight", st)
+	}
+	late.Reservation.Settle(900)
+	kept.Reservation.Release()
+	more.Reservation.Settle(150)
+	m.Sync()
+	if st := stateOf(t, m, "ptu"); st.InFlight != 0 || st.Reserved != 0 {
+		t.Fatalf("after everything ended: %+v", st)
+	}
+}
