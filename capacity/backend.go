@@ -3,6 +3,7 @@ package capacity
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -35,7 +36,13 @@ type BackendSpec struct {
 	TPM, RPM int
 	// CapacityTPM is a provisioned deployment's capacity: its bucket drains
 	// CapacityTPM tokens per TokenWindow and utilization is level/CapacityTPM.
+	// Tokens here are Azure's normalized tokens: an output token counts
+	// OutputRatio input tokens, a cached prompt token nothing.
 	CapacityTPM int
+	// OutputRatio (ptu) is how many input tokens one output token weighs
+	// (4 for gpt-4o, 8 for gpt-5); 0 means 1. Ignored on tpm backends,
+	// whose limits count tokens as they are.
+	OutputRatio float64
 	// Priority orders backends within a tier: lower first. Weight (default 1)
 	// scales headroom within a priority.
 	Priority, Weight int
@@ -58,7 +65,32 @@ func (s BackendSpec) withDefaults() BackendSpec {
 	if s.Tier == TierTPM && s.RPM <= 0 {
 		s.RPM = max(1, s.TPM*6/1000)
 	}
+	if s.Tier != TierPTU || s.OutputRatio <= 0 {
+		s.OutputRatio = 1
+	}
 	return s
+}
+
+// Cost is what a request of cost tokens, output of them output, is charged
+// on this backend (with defaults): cost on a tpm backend; on a ptu, with the
+// output weighed by OutputRatio.
+func (s BackendSpec) Cost(cost, output int64) int64 {
+	if s.OutputRatio <= 1 || output <= 0 {
+		return cost
+	}
+	return cost + int64(math.Ceil((s.OutputRatio-1)*float64(output)-1e-9))
+}
+
+// Normalized is what a completed request cost this backend (with
+// defaults): on a ptu, uncached prompt tokens plus OutputRatio × output
+// tokens, as Azure measures a provisioned deployment; on a tpm, the tokens.
+func (s BackendSpec) Normalized(u Usage) int64 {
+	prompt := int64(max(0, u.Prompt))
+	out := int64(max(0, u.Output))
+	if s.Tier != TierPTU {
+		return prompt + out
+	}
+	return max(0, prompt-int64(max(0, u.Cached))) + int64(math.Ceil(s.OutputRatio*float64(out)-1e-9))
 }
 
 // Validate reports every problem with the spec, naming the field.
@@ -85,6 +117,9 @@ func (s BackendSpec) Validate() error {
 	}
 	if s.Weight < 0 {
 		bad("weight", "must be >= 0")
+	}
+	if s.OutputRatio < 0 || s.OutputRatio > 100 {
+		bad("output_ratio", "must be between 0 (1) and 100")
 	}
 	if s.TokenWindow < 0 || s.RequestWindow < 0 {
 		bad("token_window/request_window", "must be >= 0 (0: default)")

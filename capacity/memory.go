@@ -24,7 +24,9 @@ func newMemStore() *memStore { return &memStore{backends: map[string]*backend{}}
 type memHeld struct {
 	name string
 	b    *backend // nil if the backend is unknown
-	cost int64
+	cost int64    // charged on b
+	ask  int64    // the request's cost and output (Ask), to charge another backend
+	out  int64
 
 	tokBin, reqBin int64 // tpm: where the charge went
 
@@ -72,16 +74,17 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 	cs := buf[:0]
 	s.pass++
 	var first Skip
+	out := int64(max(0, a.Output))
 	for i, name := range a.Candidates {
 		b := s.backends[name]
-		if b == nil || b.pass == s.pass || !b.available(now) || !b.fits(now, cost) {
+		if b == nil || b.pass == s.pass || !b.available(now) || !b.fits(now, b.spec.Cost(cost, out)) {
 			if i == 0 {
 				first = b.skip(now)
 			}
 			continue
 		}
 		b.pass = s.pass // listed twice: once is enough
-		h := max(0, b.headroom(now, cost))
+		h := max(0, b.headroom(now, b.spec.Cost(cost, out)))
 		if b.spec.Tier == TierTPM {
 			h *= float64(b.spec.Weight)
 		}
@@ -107,8 +110,8 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 	for i, c := range cs {
 		order[i] = a.Candidates[c.idx]
 	}
-	h := &memHeld{}
-	s.charge(now, h, order[0], cost)
+	h := &memHeld{ask: cost, out: out}
+	s.charge(now, h, order[0])
 	return Choice{Order: order, Held: h, FirstSkipped: first}, nil
 }
 
@@ -125,7 +128,7 @@ func (b *backend) skip(now time.Time) Skip {
 	return SkipFull
 }
 
-func (s *memStore) Recovery(now time.Time, candidates []string, cost int64) (time.Time, bool, error) {
+func (s *memStore) Recovery(now time.Time, candidates []string, cost, output int64) (time.Time, bool, error) {
 	var best time.Time
 	inflight := false
 	for _, name := range candidates {
@@ -134,7 +137,7 @@ func (s *memStore) Recovery(now time.Time, candidates []string, cost int64) (tim
 			continue
 		}
 		inflight = inflight || b.inflight > 0
-		if t := b.recovery(now, cost); best.IsZero() || t.Before(best) {
+		if t := b.recovery(now, b.spec.Cost(cost, output)); best.IsZero() || t.Before(best) {
 			best = t
 		}
 	}
@@ -147,16 +150,16 @@ func (s *memStore) Move(now time.Time, h Held, backend string) (Held, error) {
 		return mh, nil
 	}
 	s.uncharge(now, mh)
-	s.charge(now, mh, backend, mh.cost)
+	s.charge(now, mh, backend)
 	return mh, nil
 }
 
-// Settle corrects a PTU bucket from the estimate to the real cost, as Azure
-// does. A TPM window keeps the estimate charged on arrival: Azure's
+// Settle corrects a PTU bucket from the estimate to the real cost in
+// normalized tokens (BackendSpec.Normalized), as Azure does. A TPM window keeps the estimate charged on arrival: Azure's
 // per-minute limit counts the arrival estimate and does not refund the
 // difference, so the model must not either, or it would believe in room the
 // backend will refuse.
-func (s *memStore) Settle(now time.Time, h Held, actual int64) error {
+func (s *memStore) Settle(now time.Time, h Held, u Usage) error {
 	mh := h.(*memHeld)
 	b := mh.b
 	if b == nil {
@@ -165,7 +168,7 @@ func (s *memStore) Settle(now time.Time, h Held, actual int64) error {
 	b.inflight--
 	b.reserved -= int(mh.cost)
 	if b.bucket != nil {
-		b.bucket.add(now, float64(max(0, actual))-float64(mh.cost))
+		b.bucket.add(now, float64(b.spec.Normalized(u))-float64(mh.cost))
 	}
 	return nil
 }
@@ -175,12 +178,14 @@ func (s *memStore) Release(now time.Time, h Held) error {
 	return nil
 }
 
-func (s *memStore) charge(now time.Time, h *memHeld, name string, cost int64) {
+func (s *memStore) charge(now time.Time, h *memHeld, name string) {
 	b := s.backends[name]
-	h.name, h.b, h.cost = name, b, cost
+	h.name, h.b, h.cost = name, b, h.ask
 	if b == nil {
 		return
 	}
+	cost := b.spec.Cost(h.ask, h.out)
+	h.cost = cost
 	b.inflight++
 	b.reserved += int(cost)
 	if b.bucket != nil {

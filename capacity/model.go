@@ -131,6 +131,15 @@ func (m *Model) Choose(candidates []string, cost int) (Plan, bool) {
 	return m.chooseLocked(now, Ask{Candidates: candidates, Cost: cost})
 }
 
+// ChooseFor is Choose for a whole Ask: its output share is weighed by each
+// PTU's output ratio, and a shared store names the reservation by its ID.
+func (m *Model) ChooseFor(a Ask) (Plan, bool) {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.chooseLocked(now, a)
+}
+
 func (m *Model) chooseLocked(now time.Time, a Ask) (Plan, bool) {
 	cost := int64(max(0, a.Cost))
 	st := m.storeLocked()
@@ -155,16 +164,16 @@ func (m *Model) Recovery(candidates []string, cost int) time.Time {
 	now := m.clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	t, _ := m.recoveryLocked(now, candidates, int64(max(0, cost)))
+	t, _ := m.recoveryLocked(now, candidates, int64(max(0, cost)), 0)
 	return t
 }
 
-func (m *Model) recoveryLocked(now time.Time, candidates []string, cost int64) (time.Time, bool) {
+func (m *Model) recoveryLocked(now time.Time, candidates []string, cost, output int64) (time.Time, bool) {
 	st := m.storeLocked()
-	t, inflight, err := st.Recovery(now, candidates, cost)
+	t, inflight, err := st.Recovery(now, candidates, cost, output)
 	if err != nil {
 		m.failLocked(err)
-		t, inflight, _ = m.local.Recovery(now, candidates, cost)
+		t, inflight, _ = m.local.Recovery(now, candidates, cost, output)
 	}
 	return t, inflight
 }

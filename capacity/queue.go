@@ -63,7 +63,7 @@ func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 			return p, nil
 		}
 	}
-	rec, inflight := m.recoveryLocked(now, a.Candidates, c)
+	rec, inflight := m.recoveryLocked(now, a.Candidates, c, int64(max(0, a.Output)))
 	if rec.IsZero() || rec.After(now.Add(m.opts.MaxWait)) && !inflight {
 		m.mu.Unlock()
 		return Plan{}, &NoCapacityError{RetryAt: rec}
@@ -119,7 +119,7 @@ func (m *Model) expire(w *waiter) {
 		return
 	}
 	m.q.remove(w)
-	rec, _ := m.recoveryLocked(now, w.ask.Candidates, w.cost)
+	rec, _ := m.recoveryLocked(now, w.ask.Candidates, w.cost, int64(max(0, w.ask.Output)))
 	w.err = &NoCapacityError{RetryAt: rec}
 	w.finish()
 	m.dispatchLocked(now)
@@ -168,7 +168,7 @@ func (m *Model) armLocked(now time.Time) {
 	var at time.Time
 	for _, cq := range q.ring {
 		w := cq.ws[0]
-		if t, _ := m.recoveryLocked(now, w.ask.Candidates, w.cost); !t.IsZero() && (at.IsZero() || t.Before(at)) {
+		if t, _ := m.recoveryLocked(now, w.ask.Candidates, w.cost, int64(max(0, w.ask.Output))); !t.IsZero() && (at.IsZero() || t.Before(at)) {
 			at = t
 		}
 	}

@@ -63,11 +63,17 @@ func (r *Reservation) Move(backend string) {
 // refund the difference, so the model must not either, or it would believe in
 // room the backend will refuse.
 func (r *Reservation) Settle(actualTokens int) {
-	now := r.m.clock.Now()
-	r.m.later(func() { r.settle(now, actualTokens) })
+	r.SettleUsage(Usage{Prompt: actualTokens})
 }
 
-func (r *Reservation) settle(now time.Time, actualTokens int) {
+// SettleUsage is Settle with the usage the backend reported: a PTU is
+// corrected to its normalized cost (uncached prompt + OutputRatio × output).
+func (r *Reservation) SettleUsage(u Usage) {
+	now := r.m.clock.Now()
+	r.m.later(func() { r.settle(now, u) })
+}
+
+func (r *Reservation) settle(now time.Time, u Usage) {
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
 	if r.done {
@@ -77,7 +83,7 @@ func (r *Reservation) settle(now time.Time, actualTokens int) {
 	if r.h == nil {
 		return
 	}
-	if err := r.st.Settle(now, r.h, int64(actualTokens)); err != nil {
+	if err := r.st.Settle(now, r.h, u); err != nil {
 		r.m.failLocked(err)
 		return
 	}

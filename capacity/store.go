@@ -21,12 +21,12 @@ type Store interface {
 	Choose(now time.Time, a Ask, cost int64) (Choice, error)
 	// Recovery is the earliest time one of candidates can take cost (zero
 	// if none is known), and whether any has requests in flight.
-	Recovery(now time.Time, candidates []string, cost int64) (at time.Time, inflight bool, err error)
+	Recovery(now time.Time, candidates []string, cost, output int64) (at time.Time, inflight bool, err error)
 	// Move moves h's charge to backend and returns the handle that now
 	// holds it.
 	Move(now time.Time, h Held, backend string) (Held, error)
 	// Settle ends h with the request's real cost; Release ends it with no cost.
-	Settle(now time.Time, h Held, actual int64) error
+	Settle(now time.Time, h Held, u Usage) error
 	Release(now time.Time, h Held) error
 	// Observe applies one attempt's response on backend; h is the request's
 	// reservation if it is charged to backend (its snapshot makes the
@@ -56,6 +56,11 @@ const (
 	SkipUnknown   Skip = "unknown"   // not a backend of the model's state
 )
 
+// Usage is what a request used, from the backend's usage report.
+type Usage struct {
+	Prompt, Cached, Output int
+}
+
 // Held is a Store's handle on one reservation.
 type Held interface {
 	// Backend is the backend the reservation is charged to.
@@ -68,8 +73,13 @@ type Ask struct {
 	Consumer string
 	// Candidates are the backend names that may serve it.
 	Candidates []string
-	// Cost is the estimated tokens charged on arrival.
+	// Cost is the estimated tokens charged on arrival: the prompt and the
+	// output it may produce (max_tokens).
 	Cost int
+	// Output is the part of Cost that is output. A PTU weighs an output
+	// token as BackendSpec.OutputRatio input tokens, so its charge is
+	// Cost + (OutputRatio - 1) × Output (see BackendSpec.Cost).
+	Output int
 	// ID names the reservation in a shared store, so that another replica
 	// (the one serving an attempt) can move, observe or settle it. Empty: a
 	// random one.

@@ -61,7 +61,7 @@ type Store struct {
 	// Set by SetBackends; the Model calls with its lock held.
 	names map[string]int // index in keys/args
 	keys  []string       // backend keys
-	args  [][]string     // per backend: name and its 10 spec values
+	args  [][]string     // per backend: name and its 11 spec values
 }
 
 var (
@@ -166,6 +166,7 @@ func (s *Store) SetBackends(_ time.Time, specs []capacity.BackendSpec) error {
 			sp.Name, ptu, itoa(tl), itoa(sp.RequestLimit()),
 			itoa(tbin), itoa(capacity.TokenWindowBins), itoa(qbin), itoa(capacity.RequestWindowBins),
 			itoa(sp.TokenWindow.Microseconds()), itoa(int64(sp.Priority)), itoa(int64(sp.Weight)),
+			strconv.FormatFloat(sp.OutputRatio, 'g', -1, 64),
 		})
 	}
 	s.names, s.keys, s.args = names, keys, args
@@ -226,7 +227,7 @@ func (s *Store) call(op string, now time.Time, resKey string, backends []string,
 	}
 	keys := make([]string, 0, 1+len(idx))
 	keys = append(keys, resKey)
-	args := make([]string, 0, 3+11*len(idx)+len(extra))
+	args := make([]string, 0, 3+12*len(idx)+len(extra))
 	args = append(args, op, itoa(now.UnixMicro()), strconv.Itoa(len(idx)))
 	for _, i := range idx {
 		keys = append(keys, s.keys[i])
@@ -264,7 +265,7 @@ func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) (capacity.Choi
 	if id == "" {
 		id = randomID()
 	}
-	extra := append([]string{itoa(cost), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta}, a.Candidates...)
+	extra := append([]string{itoa(cost), itoa(int64(max(0, a.Output))), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta}, a.Candidates...)
 	// The reply: the reason the first candidate was skipped ("" if it was
 	// not), then the order.
 	reply, err := s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
@@ -295,8 +296,8 @@ func randomID() string {
 }
 
 // Recovery implements capacity.Store.
-func (s *Store) Recovery(now time.Time, candidates []string, cost int64) (time.Time, bool, error) {
-	vs, err := s.call("recovery", now, "", candidates, append([]string{itoa(cost)}, candidates...)...).ToArray()
+func (s *Store) Recovery(now time.Time, candidates []string, cost, output int64) (time.Time, bool, error) {
+	vs, err := s.call("recovery", now, "", candidates, append([]string{itoa(cost), itoa(output)}, candidates...)...).ToArray()
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("redis: recovery: %w", err)
 	}
@@ -346,8 +347,9 @@ func (s *Store) Attach(now time.Time, id, backend string) (capacity.Held, string
 }
 
 // Settle implements capacity.Store.
-func (s *Store) Settle(now time.Time, h capacity.Held, actual int64) error {
-	if err := s.call("settle", now, s.resKey(h.(*held).id), nil, itoa(actual)).Error(); err != nil {
+func (s *Store) Settle(now time.Time, h capacity.Held, u capacity.Usage) error {
+	err := s.call("settle", now, s.resKey(h.(*held).id), nil, strconv.Itoa(u.Prompt), strconv.Itoa(u.Cached), strconv.Itoa(u.Output)).Error()
+	if err != nil {
 		return fmt.Errorf("redis: settle: %w", err)
 	}
 	return nil

@@ -12,8 +12,9 @@
 -- KEYS[1+i] backend i's state hash ("<prefix>b:<name>")
 -- ARGV      op, now, n, then per backend: name, ptu (1/0), token limit (tpm
 --           tokens or ptu capacity), request limit, token bin µs, token bins,
---           request bin µs, request bins, token window µs, priority, weight;
---           then the op's own arguments.
+--           request bin µs, request bins, token window µs, priority, weight,
+--           output ratio (ptu: an output token weighs that many input
+--           tokens); then the op's own arguments.
 
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -30,11 +31,11 @@ for i = 1, n do
     tbin = tonumber(ARGV[a + 4]), tbins = tonumber(ARGV[a + 5]),
     qbin = tonumber(ARGV[a + 6]), qbins = tonumber(ARGV[a + 7]),
     win = tonumber(ARGV[a + 8]), prio = tonumber(ARGV[a + 9]), weight = tonumber(ARGV[a + 10]),
-    idx = i,
+    ratio = tonumber(ARGV[a + 11]), idx = i,
   }
   specs[i] = s
   byName[s.name] = s
-  a = a + 11
+  a = a + 12
 end
 local args = a -- first op argument
 
@@ -244,6 +245,19 @@ local function recovery(s, cost)
   return math.max(t, room)
 end
 
+-- What a request of cost tokens, output of them output, is charged on s
+-- (capacity.BackendSpec.Cost), and what a finished one cost it
+-- (capacity.BackendSpec.Normalized).
+local function costOf(s, cost, output)
+  if not s.ptu or s.ratio <= 1 or output <= 0 then return cost end
+  return cost + math.ceil((s.ratio - 1) * output - 1e-9)
+end
+local function normalized(s, prompt, cached, output)
+  prompt, output = math.max(0, prompt), math.max(0, output)
+  if not s.ptu then return prompt + output end
+  return math.max(0, prompt - math.max(0, cached)) + math.ceil(s.ratio * output - 1e-9)
+end
+
 -- Reservations: 'n' backend, 'c' cost, 'tb'/'qb' bins charged, snapshots
 -- 'sl','scl' (ptu) and 'st','sq','sct','scq' (tpm), 'm' the caller's meta.
 local function loadRes()
@@ -283,8 +297,9 @@ local function unreserve(r, s)
     set(s, 'res', get(s, 'res') - r.c)
   end
 end
-local function charge(r, s, cost)
-  r.n, r.c = s.name, cost
+local function charge(r, s)
+  r.n, r.c = s.name, costOf(s, r.a, r.o)
+  local cost = r.c
   load(s)
   reserve(r, s)
   if s.ptu then
@@ -309,30 +324,33 @@ end
 
 local result
 if op == 'choose' then
-  -- args: cost, reservation ttl ms, meta, candidate names in order
+  -- args: cost, output, reservation ttl ms, meta, candidate names in order
   -- A request id another replica's request is using (a client that reuses
   -- its x-request-id): the caller picks another.
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return redis.error_reply('SPILLWAY_ID_TAKEN reservation id in use')
   end
-  local cost, ttl, meta = tonumber(ARGV[args]), tonumber(ARGV[args + 1]), ARGV[args + 2]
+  local cost, output = tonumber(ARGV[args]), tonumber(ARGV[args + 1])
+  local ttl, meta = tonumber(ARGV[args + 2]), ARGV[args + 3]
   local cs, seen = {}, {}
   local first = ''
-  for i = args + 3, #ARGV do
+  local from = args + 4
+  for i = from, #ARGV do
     local s = byName[ARGV[i]]
     if s and not seen[s] then
       seen[s] = true
       load(s)
-      if available(s) and fits(s, cost) then
-        local h = math.max(0, headroom(s, cost))
+      local c = costOf(s, cost, output)
+      if available(s) and fits(s, c) then
+        local h = math.max(0, headroom(s, c))
         if not s.ptu then h = h * s.weight end
         cs[#cs + 1] = {s = s, score = h, pos = #cs + 1}
-      elseif i == args + 3 then
+      elseif i == from then
         if now < get(s, 'hu') then first = 'unhealthy'
         elseif now < get(s, 'cd') then first = 'throttled'
         else first = 'capacity' end
       end
-    elseif not s and i == args + 3 then
+    elseif not s and i == from then
       first = 'unknown'
     end
   end
@@ -345,20 +363,20 @@ if op == 'choose' then
   result = {first}
   for _, c in ipairs(cs) do result[#result + 1] = c.s.name end
   if #cs > 0 then
-    local r = {m = meta, x = now + ttl * 1000}
-    charge(r, cs[1].s, cost)
+    local r = {m = meta, x = now + ttl * 1000, a = cost, o = output}
+    charge(r, cs[1].s)
     saveRes(r, ttl)
   end
 elseif op == 'recovery' then
-  -- args: cost, candidate names; returns {earliest µs or '', inflight 0/1}
-  local cost = tonumber(ARGV[args])
+  -- args: cost, output, candidate names; returns {earliest µs or '', inflight 0/1}
+  local cost, output = tonumber(ARGV[args]), tonumber(ARGV[args + 1])
   local best, inflight = nil, 0
-  for i = args + 1, #ARGV do
+  for i = args + 2, #ARGV do
     local s = byName[ARGV[i]]
     if s then
       load(s)
       if get(s, 'inf') > 0 then inflight = 1 end
-      local t = recovery(s, cost)
+      local t = recovery(s, costOf(s, cost, output))
       if best == nil or t < best then best = t end
     end
   end
@@ -373,13 +391,13 @@ elseif op == 'move' then
     if to and r.n ~= to.name then
       local from = byName[r.n]
       if from then uncharge(r, from) end
-      charge(r, to, r.c)
+      charge(r, to)
       saveRes(r, redis.call('PTTL', KEYS[1]))
     end
     result = {r.m or ''}
   end
 elseif op == 'settle' or op == 'release' then
-  -- args: actual tokens (settle)
+  -- args (settle): the usage's prompt, cached and output tokens
   local r = loadRes()
   if r ~= nil then
     local s = byName[r.n]
@@ -389,7 +407,9 @@ elseif op == 'settle' or op == 'release' then
       else
         load(s)
         unreserve(r, s)
-        if s.ptu then badd(s, math.max(0, tonumber(ARGV[args])) - r.c) end
+        if s.ptu then
+          badd(s, normalized(s, tonumber(ARGV[args]), tonumber(ARGV[args + 1]), tonumber(ARGV[args + 2])) - r.c)
+        end
       end
     end
     redis.call('DEL', KEYS[1])

@@ -23,7 +23,7 @@ import (
 var start = time.Unix(1_800_000_000, 0)
 
 var specs = []capacity.BackendSpec{
-	{Name: "ptu", Tier: capacity.TierPTU, CapacityTPM: 10_000},
+	{Name: "ptu", Tier: capacity.TierPTU, CapacityTPM: 10_000, OutputRatio: 4},
 	{Name: "tpm-a", Tier: capacity.TierTPM, TPM: 6_000, RPM: 36},
 	{Name: "tpm-b", Tier: capacity.TierTPM, TPM: 8_000, RPM: 48, Weight: 2},
 }
@@ -73,8 +73,9 @@ func TestSameRulesAsMemory(t *testing.T) {
 				switch k := rng.IntN(10); {
 				case k < 4:
 					cost := 200 + rng.IntN(4000)
-					pm, okm := mem.Choose(names, cost)
-					pr, okr := red.Choose(names, cost)
+					ask := capacity.Ask{Candidates: names, Cost: cost, Output: rng.IntN(cost / 2)}
+					pm, okm := mem.ChooseFor(ask)
+					pr, okr := red.ChooseFor(ask)
 					if okm != okr || fmt.Sprint(pm.Order) != fmt.Sprint(pr.Order) || pm.FirstSkipped != pr.FirstSkipped {
 						t.Fatalf("step %d: choose %d: memory %v %v %q, redis %v %v %q", step, cost, okm, pm.Order, pm.FirstSkipped, okr, pr.Order, pr.FirstSkipped)
 					}
@@ -92,9 +93,10 @@ func TestSameRulesAsMemory(t *testing.T) {
 						p.mem.Release()
 						p.red.Release()
 					} else {
-						actual := rng.IntN(3000)
-						p.mem.Settle(actual)
-						p.red.Settle(actual)
+						u := capacity.Usage{Prompt: rng.IntN(2000), Output: rng.IntN(800)}
+						u.Cached = rng.IntN(u.Prompt + 1)
+						p.mem.SettleUsage(u)
+						p.red.SettleUsage(u)
 					}
 				case k < 7 && len(held) > 0:
 					p := held[rng.IntN(len(held))]
