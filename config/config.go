@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/spillway-gw/spillway/azure"
 )
 
 // Config is the whole gateway configuration file.
@@ -204,8 +206,19 @@ type Backend struct {
 	// TPM and RPM are a standard deployment's limits.
 	TPM int `yaml:"tpm"`
 	RPM int `yaml:"rpm"`
-	// CapacityTPM is a provisioned deployment's throughput in tokens per minute.
+	// CapacityTPM is a provisioned deployment's throughput in (normalized)
+	// tokens per minute. Set it, or PTUUnits.
 	CapacityTPM int `yaml:"capacity_tpm"`
+	// PTUUnits is a provisioned deployment's size in PTUs: its capacity is
+	// PTUUnits × the model's input TPM per PTU. DeploymentType (global, the
+	// default, data_zone or regional) sets the minimum and increment the
+	// units are bought in.
+	PTUUnits       int    `yaml:"ptu_units"`
+	DeploymentType string `yaml:"deployment_type"`
+	// InputTPMPerPTU and OutputRatio override the model's published figures
+	// (azure.PTUFigures): a model the table lacks needs them.
+	InputTPMPerPTU int     `yaml:"input_tpm_per_ptu"`
+	OutputRatio    float64 `yaml:"output_ratio"`
 	// Priority orders backends: lower is tried first. PTUs always precede TPMs.
 	Priority int `yaml:"priority"`
 	// Weight breaks ties within a priority: higher is tried first.
@@ -506,4 +519,39 @@ func ParseEndpoint(endpoint string) (URL, error) {
 		out.Port = n
 	}
 	return out, nil
+}
+
+// PTUFigures are the figures a ptu backend of model is measured by: the
+// published ones for the model and deployment type, overridden by the
+// backend's input_tpm_per_ptu and output_ratio. published is false when the
+// table lacks the model (or the type): the minimum and increment are then
+// unknown.
+func (b *Backend) PTUFigures(model string) (f azure.PTU, published bool) {
+	f, published = azure.PTUFigures(model, b.DeploymentType)
+	if b.InputTPMPerPTU > 0 {
+		f.InputTPMPerPTU = b.InputTPMPerPTU
+	}
+	if b.OutputRatio > 0 {
+		f.OutputRatio = b.OutputRatio
+	}
+	return f, published
+}
+
+// PTUCapacity is a ptu backend's capacity in normalized tokens per minute:
+// capacity_tpm if set, else ptu_units × input TPM per PTU.
+func (b *Backend) PTUCapacity(model string) int {
+	if b.CapacityTPM > 0 {
+		return b.CapacityTPM
+	}
+	f, _ := b.PTUFigures(model)
+	return b.PTUUnits * f.InputTPMPerPTU
+}
+
+// PTUOutputRatio is how many input tokens one output token weighs on a ptu
+// backend of model: output_ratio, else the model's published ratio, else 1.
+func (b *Backend) PTUOutputRatio(model string) float64 {
+	if f, _ := b.PTUFigures(model); f.OutputRatio > 0 {
+		return f.OutputRatio
+	}
+	return 1
 }

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+
+	"github.com/spillway-gw/spillway/azure"
 )
 
 // FieldError is one problem in a config file, at a field path such as
@@ -170,18 +172,16 @@ func (c *Config) validateModels(v *validator, dir string) {
 			} else {
 				backends[b.Name] = bp
 			}
-			b.validate(v, bp, dir)
+			b.validate(v, bp, m.Name, dir)
 		}
 	}
 }
 
-func (b *Backend) validate(v *validator, p, dir string) {
+func (b *Backend) validate(v *validator, p, model, dir string) {
 	v.name(p+".name", b.Name)
 	switch b.Kind {
 	case PTU:
-		if b.CapacityTPM <= 0 {
-			v.add(p+".capacity_tpm", "must be > 0 for a ptu backend (its throughput in tokens per minute)")
-		}
+		b.validatePTU(v, p, model)
 		if b.TPM != 0 {
 			v.add(p+".tpm", "applies to tpm backends only; a ptu backend declares capacity_tpm")
 		}
@@ -197,6 +197,9 @@ func (b *Backend) validate(v *validator, p, dir string) {
 		}
 		if b.CapacityTPM != 0 {
 			v.add(p+".capacity_tpm", "applies to ptu backends only; a tpm backend declares tpm and rpm")
+		}
+		if b.PTUUnits != 0 || b.DeploymentType != "" || b.InputTPMPerPTU != 0 || b.OutputRatio != 0 {
+			v.add(p, "ptu_units, deployment_type, input_tpm_per_ptu and output_ratio apply to ptu backends only")
 		}
 	case "":
 		v.add(p+".kind", "is required: ptu or tpm")
@@ -327,5 +330,42 @@ func (c *Config) validateState(v *validator, dir string) {
 	}
 	if st.Replicas < 1 {
 		v.add("state.replicas", "must be >= 1")
+	}
+}
+
+// validatePTU checks a ptu backend's size: capacity_tpm, or ptu_units
+// bought as Azure sells them for the model and deployment type.
+func (b *Backend) validatePTU(v *validator, p, model string) {
+	switch b.DeploymentType {
+	case "", azure.DeploymentGlobal, azure.DeploymentDataZone, azure.DeploymentRegional:
+	default:
+		v.add(p+".deployment_type", "%q is not a deployment type: use global, data_zone or regional", b.DeploymentType)
+		return
+	}
+	if b.InputTPMPerPTU < 0 {
+		v.add(p+".input_tpm_per_ptu", "must be > 0 when set")
+	}
+	if b.OutputRatio < 0 || b.OutputRatio > 100 {
+		v.add(p+".output_ratio", "must be between 1 and 100 when set (an output token weighs that many input tokens)")
+	} else if b.OutputRatio > 0 && b.OutputRatio < 1 {
+		v.add(p+".output_ratio", "must be >= 1: an output token weighs at least an input token")
+	}
+	f, published := b.PTUFigures(model)
+	switch {
+	case b.CapacityTPM < 0 || b.PTUUnits < 0:
+		v.add(p, "capacity_tpm and ptu_units must be > 0 when set")
+	case b.CapacityTPM > 0 && b.PTUUnits > 0:
+		v.add(p+".capacity_tpm", "set capacity_tpm or ptu_units, not both")
+	case b.CapacityTPM == 0 && b.PTUUnits == 0:
+		v.add(p+".ptu_units", "a ptu backend needs ptu_units (its size in PTUs) or capacity_tpm (its throughput in tokens per minute)")
+	case b.PTUUnits > 0 && f.InputTPMPerPTU <= 0:
+		v.add(p+".input_tpm_per_ptu", "model %q has no published input TPM per PTU: set input_tpm_per_ptu, or capacity_tpm instead of ptu_units", model)
+	case b.PTUUnits > 0 && published && !f.Purchasable(b.PTUUnits):
+		typ := b.DeploymentType
+		if typ == "" {
+			typ = azure.DeploymentGlobal
+		}
+		v.add(p+".ptu_units", "%d cannot be bought: %s %s deployments come in %d units, then steps of %d (e.g. %d)",
+			b.PTUUnits, model, typ, f.Minimum, f.Increment, f.Units(float64(b.PTUUnits)))
 	}
 }

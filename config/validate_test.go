@@ -271,7 +271,27 @@ func TestValidateRules(t *testing.T) {
 		{"backend kind unknown", func(c *Config) { c.Models[1].Backends[0].Kind = "PTU" },
 			[]want{{"models[1].backends[0].kind", `"PTU" is not a kind: use ptu or tpm`}}},
 		{"ptu without capacity", func(c *Config) { c.Models[0].Backends[0].CapacityTPM = 0 },
-			[]want{{"models[0].backends[0].capacity_tpm", "must be > 0 for a ptu backend"}}},
+			[]want{{"models[0].backends[0].ptu_units", "a ptu backend needs ptu_units (its size in PTUs) or capacity_tpm"}}},
+		{"ptu with units and capacity", func(c *Config) { c.Models[0].Backends[0].PTUUnits = 15 },
+			[]want{{"models[0].backends[0].capacity_tpm", "set capacity_tpm or ptu_units, not both"}}},
+		{"ptu units not sold", func(c *Config) { c.Models[0].Backends[0].CapacityTPM, c.Models[0].Backends[0].PTUUnits = 0, 17 },
+			[]want{{"models[0].backends[0].ptu_units", "17 cannot be bought: gpt-4o global deployments come in 15 units, then steps of 5 (e.g. 20)"}}},
+		{"ptu units regional", func(c *Config) {
+			b := &c.Models[0].Backends[0]
+			b.CapacityTPM, b.PTUUnits, b.DeploymentType = 0, 25, "regional"
+		}, []want{{"models[0].backends[0].ptu_units", "25 cannot be bought: gpt-4o regional deployments come in 50 units, then steps of 50 (e.g. 50)"}}},
+		{"ptu deployment type", func(c *Config) { c.Models[0].Backends[0].DeploymentType = "zonal" },
+			[]want{{"models[0].backends[0].deployment_type", `"zonal" is not a deployment type`}}},
+		{"ptu output ratio below 1", func(c *Config) { c.Models[0].Backends[0].OutputRatio = 0.5 },
+			[]want{{"models[0].backends[0].output_ratio", "must be >= 1"}}},
+		{"ptu units of an unpublished model", func(c *Config) {
+			c.Models[0].Name = "my-model"
+			c.Models[0].Encoding = "o200k_base"
+			b := &c.Models[0].Backends[0]
+			b.CapacityTPM, b.PTUUnits = 0, 20
+		}, []want{{"models[0].backends[0].input_tpm_per_ptu", `model "my-model" has no published input TPM per PTU`}}},
+		{"tpm with ptu fields", func(c *Config) { c.Models[0].Backends[1].OutputRatio = 4 },
+			[]want{{"models[0].backends[1]", "apply to ptu backends only"}}},
 		{"ptu with tpm", func(c *Config) { c.Models[0].Backends[0].TPM = 1000 },
 			[]want{{"models[0].backends[0].tpm", "applies to tpm backends only; a ptu backend declares capacity_tpm"}}},
 		{"ptu with rpm", func(c *Config) { c.Models[0].Backends[0].RPM = 6 },
@@ -399,7 +419,7 @@ quotas:
 	checkProblems(t, err, []want{
 		{"gateway.listen", "is not host:port"},
 		{"consumers[0].api_key", "read missing-key"},
-		{"models[0].backends[0].capacity_tpm", "must be > 0"},
+		{"models[0].backends[0].ptu_units", "needs ptu_units"},
 		{"models[0].backends[1].endpoint", "without a path"},
 		{"quotas[0].tpm", "add up to 200000 TPM, over the quota of 150000"},
 	})

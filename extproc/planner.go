@@ -89,7 +89,7 @@ func capacitySpecs(cfg *config.Config) []capacity.BackendSpec {
 				RequestWindow: cfg.Capacity.RequestWindow.D(),
 			}
 			if b.Kind == config.PTU {
-				spec.Tier, spec.CapacityTPM = capacity.TierPTU, b.CapacityTPM
+				spec.Tier, spec.CapacityTPM, spec.OutputRatio = capacity.TierPTU, b.PTUCapacity(m.Name), b.PTUOutputRatio(m.Name)
 			} else {
 				spec.Tier, spec.TPM, spec.RPM = capacity.TierTPM, b.TPM, b.RPM
 			}

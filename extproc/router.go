@@ -83,6 +83,9 @@ type routerPhase struct {
 	// routing), settled with the real usage when the stream ends.
 	model    *Model
 	res      *capacity.Reservation
+	// outputShare is the part of the arrival cost that is output tokens
+	// (max_tokens): a PTU weighs it by its output ratio.
+	outputShare int
 	flight   *flight
 	flightID string
 
@@ -195,7 +198,7 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	if p.flightID = p.s.flights.add(p.req.ID, p.flight); p.flightID != p.req.ID {
 		p.req.ID, newID = p.flightID, true
 	}
-	ask := capacity.Ask{Consumer: p.req.Consumer, Cost: p.req.Cost, ID: p.flightID, Meta: traceparent(p.flight.span)}
+	ask := capacity.Ask{Consumer: p.req.Consumer, Cost: p.req.Cost, Output: p.outputShare, ID: p.flightID, Meta: traceparent(p.flight.span)}
 	d, err := p.s.plan(ctx, p.t, ask, model)
 	p.req.QueueWait = d.queueWait
 	if err != nil {
@@ -273,6 +276,7 @@ func (p *routerPhase) count(model *Model, body []byte) *extprocsvc.ProcessingRes
 	}
 	p.req.PromptTokens = cc.Prompt
 	p.req.Cost = cc.Arrival(defaultCompletionTokens)
+	p.outputShare = cc.Completion(defaultCompletionTokens)
 	return nil
 }
 
@@ -388,7 +392,8 @@ func (p *routerPhase) done() {
 	}
 	if p.res != nil {
 		if p.req.UsageKnown && p.req.Status/100 == 2 {
-			p.res.Settle(p.req.Usage.TotalTokens)
+			u := p.req.Usage
+			p.res.SettleUsage(capacity.Usage{Prompt: u.PromptTokens, Cached: u.CachedTokens(), Output: u.CompletionTokens})
 		} else {
 			// Throttled, failed or abandoned: Azure charges nothing.
 			p.res.Release()

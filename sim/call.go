@@ -291,7 +291,10 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 		maxTokens = d.cfg.MissingMaxTokens
 	}
 	cost := maxTokens * req.n
-	if d.bucket != nil || d.cfg.Estimate == EstimatePromptPlusMaxTokens {
+	switch {
+	case d.bucket != nil:
+		cost = prompt + d.weighOutput(cost)
+	case d.cfg.Estimate == EstimatePromptPlusMaxTokens:
 		cost += prompt
 	}
 	st, ok := c.admit(cost)

@@ -90,6 +90,10 @@ type Deployment struct {
 
 	// Provisioned: tokens per minute the utilization bucket drains (100 % = one minute's worth).
 	CapacityTPM int64 `yaml:"capacity_tpm"`
+	// Provisioned: how many input tokens one output token weighs in the
+	// bucket (Azure's output-to-input ratio: 4 for gpt-4o, 8 for gpt-5).
+	// Default 1: output counted as it is.
+	OutputRatio float64 `yaml:"output_ratio"`
 
 	// MissingMaxTokens is the max_tokens assumed when a request sets none. Default 16.
 	MissingMaxTokens int64 `yaml:"missing_max_tokens"`
@@ -256,9 +260,15 @@ func (c *Config) Validate() error {
 			if d.CapacityTPM != 0 {
 				bad(p+".capacity_tpm", "only applies to provisioned deployments; use tpm")
 			}
+			if d.OutputRatio != 0 {
+				bad(p+".output_ratio", "only applies to provisioned deployments")
+			}
 		case KindProvisioned:
 			if d.CapacityTPM <= 0 {
 				bad(p+".capacity_tpm", "must be > 0 for a provisioned deployment")
+			}
+			if d.OutputRatio != 0 && (d.OutputRatio < 1 || d.OutputRatio > 100) {
+				bad(p+".output_ratio", "must be between 1 and 100 (0: 1)")
 			}
 			if d.TPM != 0 || d.RPM != 0 {
 				bad(p+".tpm", "tpm and rpm only apply to standard deployments; use capacity_tpm")

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -123,12 +124,21 @@ func (d *deployment) settle(now time.Time, charged, prompt, completion int64, re
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.bucket != nil {
-		d.bucket.add(now, prompt+completion-charged)
+		d.bucket.add(now, prompt+d.weighOutput(completion)-charged)
 	}
 	if reported {
 		d.ledger.promptTokens += prompt
 		d.ledger.completionTokens += completion
 	}
+}
+
+// weighOutput is what n output tokens weigh in a provisioned deployment's
+// bucket: Azure counts an output token as output_ratio input tokens.
+func (d *deployment) weighOutput(n int64) int64 {
+	if d.cfg.OutputRatio <= 1 {
+		return n
+	}
+	return int64(math.Ceil(d.cfg.OutputRatio * float64(n)))
 }
 
 // reset clears counters and throttling state.

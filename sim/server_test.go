@@ -780,3 +780,21 @@ func TestServeShutsDownOnCancel(t *testing.T) {
 		t.Fatal("Serve did not return after cancel")
 	}
 }
+
+// TestProvisionedOutputRatio: with output_ratio 4 a provisioned bucket
+// charges max_tokens four times on arrival and settles at prompt + 4 ×
+// completion, as Azure measures a gpt-4o PTU.
+func TestProvisionedOutputRatio(t *testing.T) {
+	s, _ := newTestSim(t, strings.Replace(testConfig, "  - name: ptu\n    kind: provisioned\n", "  - name: ptu\n    kind: provisioned\n    output_ratio: 4\n", 1))
+	rec := do(t, s, "POST", chat("ptu"), `{"messages":[{"role":"user","content":"hello"}],"max_tokens":100}`) // 9 prompt, 20 completion
+	if rec.Code != 200 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	l := s.Ledger().Deployments["ptu"]
+	if l.ChargedTokens != 9+4*100 {
+		t.Errorf("charged on arrival %d, want %d (prompt + 4 × max_tokens)", l.ChargedTokens, 9+4*100)
+	}
+	if want := float64(9+4*20) / 6000; l.Utilization != want || l.Usage.TotalTokens != 29 {
+		t.Errorf("utilization %v, want %v (prompt + 4 × completion of 6000); usage %+v", l.Utilization, want, l.Usage)
+	}
+}

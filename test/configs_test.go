@@ -80,7 +80,8 @@ retry:
 func backendYAML(name, kind, deployment, region string, capacity, priority int) string {
 	limit := "tpm"
 	if kind == "ptu" {
-		limit = "capacity_tpm"
+		// The simulator's PTUs here count an output token as one token.
+		limit = "output_ratio: 1\n        capacity_tpm"
 	}
 	return fmt.Sprintf(`
       - name: %s

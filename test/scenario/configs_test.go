@@ -102,7 +102,8 @@ capacity:
 models:
   - name: gpt-4o
     backends:`,
-		backend("ptu-eastus", "ptu", deploymentPTU, "eastus", fmt.Sprintf("capacity_tpm: %d", s.ptuTPM)),
+		// The simulator's PTU counts an output token as one token (profile ideal).
+		backend("ptu-eastus", "ptu", deploymentPTU, "eastus", fmt.Sprintf("capacity_tpm: %d\n        output_ratio: 1", s.ptuTPM)),
 		backend("tpm-eastus2", "tpm", deploymentEast2, "eastus2", fmt.Sprintf("tpm: %d\n        priority: 1", s.tpmTPM)),
 		backend("tpm-westus3", "tpm", deploymentWest3, "westus3", fmt.Sprintf("tpm: %d\n        priority: 1", s.tpmTPM)),
 	}, "") + "\n" + stateYAML(mode)
