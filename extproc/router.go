@@ -81,13 +81,13 @@ type routerPhase struct {
 	stripUsage bool
 	// model and res: the request's model and its reservation (capacity
 	// routing), settled with the real usage when the stream ends.
-	model    *Model
-	res      *capacity.Reservation
+	model *Model
+	res   *capacity.Reservation
 	// outputShare is the part of the arrival cost that is output tokens
 	// (max_tokens): a PTU weighs it by its output ratio.
 	outputShare int
-	flight   *flight
-	flightID string
+	flight      *flight
+	flightID    string
 
 	span      trace.Span
 	firstByte time.Time // first response body chunk, for time to first token
