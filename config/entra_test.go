@@ -114,7 +114,10 @@ func TestEntraValidateRules(t *testing.T) {
 		{"workload identity with a token file", func(c *Config) { mi(c).Credential, mi(c).TokenFile = EntraWorkloadIdentity, "/var/run/token" }, nil},
 		{"token file on managed identity", func(c *Config) { mi(c).TokenFile = "/var/run/token" },
 			[]want{{b0 + ".auth.entra.token_file", "applies to credential workload_identity only"}}},
-		{"api key and entra", func(c *Config) { mi(c).ClientID = ""; c.Models[0].Backends[0].Auth.APIKey = Secret{Env: "SPILLWAY_TEST_CLIENT_KEY"} },
+		{"api key and entra", func(c *Config) {
+			mi(c).ClientID = ""
+			c.Models[0].Backends[0].Auth.APIKey = Secret{Env: "SPILLWAY_TEST_CLIENT_KEY"}
+		},
 			[]want{{b0 + ".auth", "set api_key or entra, not both"}}},
 		{"client secret without tenant, client or secret", func(c *Config) { sp(c).TenantID, sp(c).ClientID, sp(c).ClientSecret = "", "", Secret{} },
 			[]want{
