@@ -73,11 +73,17 @@ func TestVerify(t *testing.T) {
 		}, nil, "the token", false},
 		{"wrong audience", Policy{}, func() string { return iss.Sign(base(entratest.Claims{"aud": "https://cognitiveservices.azure.com"})) },
 			nil, "the token's audience is not accepted", false},
-		{"wrong issuer", Policy{}, func() string { return iss.Sign(base(entratest.Claims{"iss": "https://login.microsoftonline.com/other/v2.0"})) },
+		{"wrong issuer", Policy{}, func() string {
+			return iss.Sign(base(entratest.Claims{"iss": "https://login.microsoftonline.com/other/v2.0"}))
+		},
 			nil, `the token's issuer "https://login.microsoftonline.com/other/v2.0" is not accepted`, false},
-		{"forged with the issuer's key id", Policy{}, func() string { return entratest.SignWith(forger, "k1", base(entratest.Claims{"iss": iss.IssuerURL(), "exp": now.Add(time.Hour).Unix()})) },
+		{"forged with the issuer's key id", Policy{}, func() string {
+			return entratest.SignWith(forger, "k1", base(entratest.Claims{"iss": iss.IssuerURL(), "exp": now.Add(time.Hour).Unix()}))
+		},
 			nil, "the token's signature is invalid", false},
-		{"unknown key id", Policy{}, func() string { return entratest.SignWith(forger, "nope", base(entratest.Claims{"iss": iss.IssuerURL(), "exp": now.Add(time.Hour).Unix()})) },
+		{"unknown key id", Policy{}, func() string {
+			return entratest.SignWith(forger, "nope", base(entratest.Claims{"iss": iss.IssuerURL(), "exp": now.Add(time.Hour).Unix()}))
+		},
 			nil, "the token's signing key is not one of the tenant's keys", false},
 		{"algorithm none", Policy{}, func() string {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, base(entratest.Claims{"iss": iss.IssuerURL(), "exp": now.Add(time.Hour).Unix()})).SignedString(jwt.UnsafeAllowNoneSignatureType)
