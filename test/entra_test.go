@@ -216,7 +216,9 @@ func TestEntraEndToEnd(t *testing.T) {
 				if ch := r.header.Get("www-authenticate"); !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, tt.challenge) {
 					t.Errorf("WWW-Authenticate = %q, want %q", ch, tt.challenge)
 				}
-				var e struct{ Error struct{ Code, Message string } }
+				var e struct {
+					Error struct{ Code, Message string }
+				}
 				if err := json.Unmarshal([]byte(r.body), &e); err != nil || e.Error.Code != tt.errorCode || e.Error.Message == "" {
 					t.Errorf("body %s, want an Azure error with code %s", r.body, tt.errorCode)
 				}
