@@ -163,7 +163,11 @@ func (e *EntraCredential) validate(v *validator, p, dir string) {
 		if e.ClientID != "" && e.ResourceID != "" {
 			v.add(p+".resource_id", "set client_id or resource_id to select a user-assigned identity, not both")
 		}
-	case EntraWorkloadIdentity, EntraDefault:
+	case EntraWorkloadIdentity:
+	case EntraDefault:
+		if e.ClientID != "" {
+			v.add(p+".client_id", "is not used by credential default: it reads AZURE_CLIENT_ID; use managed_identity or workload_identity to name an identity")
+		}
 	case EntraClientSecret:
 		need("tenant_id", e.TenantID, "the directory (tenant) id")
 		need("client_id", e.ClientID, "the application (client) id")

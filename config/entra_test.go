@@ -112,6 +112,8 @@ func TestEntraValidateRules(t *testing.T) {
 		{"user-assigned twice", func(c *Config) { mi(c).ClientID, mi(c).ResourceID = "c", "/subscriptions/x" },
 			[]want{{b0 + ".auth.entra.resource_id", "not both"}}},
 		{"workload identity with a token file", func(c *Config) { mi(c).Credential, mi(c).TokenFile = EntraWorkloadIdentity, "/var/run/token" }, nil},
+		{"client id on the default chain", func(c *Config) { mi(c).Credential, mi(c).ClientID = EntraDefault, "c" },
+			[]want{{b0 + ".auth.entra.client_id", "is not used by credential default"}}},
 		{"token file on managed identity", func(c *Config) { mi(c).TokenFile = "/var/run/token" },
 			[]want{{b0 + ".auth.entra.token_file", "applies to credential workload_identity only"}}},
 		{"api key and entra", func(c *Config) {
