@@ -153,7 +153,7 @@ func (p *Pool) Update(cfg *config.Config, dir string) error {
 			if !ok {
 				outcome = "failure"
 			}
-			p.fetches.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", outcome), attribute.String("credential", w.r.cfg.Credential)))
+			p.fetches.Add(context.Background(), 1, metric.WithAttributes(attribute.String("spillway.outcome", outcome), attribute.String("spillway.credential", w.r.cfg.Credential)))
 		})
 	}
 	if len(errs) > 0 {

@@ -82,8 +82,19 @@ func TestPoolCredentials(t *testing.T) {
 	iss.AddClientSecret(appID, secret)
 	iss.AddFederatedToken("wi-client", "federated-token-from-aks")
 	t.Setenv("SPILLWAY_TEST_SP_SECRET", secret)
+	// The default chain's first link, the environment credential.
+	iss.AddClientSecret("env-client", "env-secret")
+	t.Setenv("AZURE_TENANT_ID", entratest.Tenant)
+	t.Setenv("AZURE_CLIENT_ID", "env-client")
+	t.Setenv("AZURE_CLIENT_SECRET", "env-secret")
 	t.Setenv("IDENTITY_ENDPOINT", iss.ManagedIdentityEndpoint())
 	t.Setenv("IDENTITY_HEADER", entratest.IdentityHeader)
+	cert, certPEM := entratest.NewCertificate(t)
+	iss.AddClientCertificate("cert-client", cert)
+	certFile := filepath.Join(t.TempDir(), "client.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tokenFile := filepath.Join(t.TempDir(), "azure-identity-token")
 	if err := os.WriteFile(tokenFile, []byte("federated-token-from-aks"), 0o600); err != nil {
 		t.Fatal(err)
@@ -101,6 +112,13 @@ func TestPoolCredentials(t *testing.T) {
 			c.Scope = "api://custom-gateway/.default"
 			return c
 		}(), appID, "api://custom-gateway"},
+		{"client certificate", config.EntraCredential{
+			Credential: config.EntraClientCertificate, TenantID: entratest.Tenant, ClientID: "cert-client",
+			Certificate: config.Secret{File: certFile}, AuthorityHost: iss.AuthorityHost(), DisableInstanceDiscovery: true,
+		}, "cert-client", "https://cognitiveservices.azure.com"},
+		{"default chain (environment credential)", config.EntraCredential{
+			Credential: config.EntraDefault, AuthorityHost: iss.AuthorityHost(), DisableInstanceDiscovery: true,
+		}, "env-client", "https://cognitiveservices.azure.com"},
 		{"system-assigned managed identity", config.EntraCredential{Credential: config.EntraManagedIdentity}, "system-assigned", "https://cognitiveservices.azure.com"},
 		{"user-assigned managed identity", config.EntraCredential{Credential: config.EntraManagedIdentity, ClientID: "ua-client"}, "ua-client", "https://cognitiveservices.azure.com"},
 		{"workload identity", config.EntraCredential{
@@ -222,5 +240,24 @@ func TestPoolUpdateSharesAndReuses(t *testing.T) {
 	}
 	if _, ok := p.Token("a"); !ok {
 		t.Error("a failed update changed the pool")
+	}
+}
+
+func TestPoolWrongCertificate(t *testing.T) {
+	iss := entratest.New(t)
+	registered, _ := entratest.NewCertificate(t)
+	iss.AddClientCertificate("cert-client", registered)
+	_, otherPEM := entratest.NewCertificate(t)
+	f := filepath.Join(t.TempDir(), "other.pem")
+	if err := os.WriteFile(f, otherPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := poolFor(t, iss, map[string]config.EntraCredential{"b": {
+		Credential: config.EntraClientCertificate, TenantID: entratest.Tenant, ClientID: "cert-client",
+		Certificate: config.Secret{File: f}, AuthorityHost: iss.AuthorityHost(), DisableInstanceDiscovery: true,
+	}})
+	waitFor(t, "a failure recorded", func() bool { return p.States()[0].LastError != "" })
+	if st := p.States()[0]; st.Healthy || !strings.Contains(st.LastError, "AADSTS700027") {
+		t.Errorf("state = %+v, want unhealthy with Entra's signature error", st)
 	}
 }

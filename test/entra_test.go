@@ -280,7 +280,7 @@ func TestEntraEndToEnd(t *testing.T) {
 		}
 		metrics, _ := e2etest.Get(s.spillAdmin + "/metrics")
 		if metricValue(metrics, "spillway_backend_credential_valid{", `spillway_backend="ptu-eastus"`) != "0" ||
-			metricValue(metrics, "spillway_entra_token_fetches_total{", `credential="managed_identity"`, `outcome="failure"`) == "" {
+			metricValue(metrics, "spillway_entra_token_fetches_total{", `spillway_credential="managed_identity"`, `spillway_outcome="failure"`) == "" {
 			t.Errorf("metrics do not show the failure:\n%s", grepLines(metrics, "entra", "credential"))
 		}
 		if out := s.spillway.out.String(); !strings.Contains(out, "entra: no valid token") {

@@ -10,6 +10,8 @@ package entratest
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -45,6 +47,9 @@ type Issuer struct {
 	secrets map[string]string
 	// assertions are the accepted client assertions (federated tokens) by client id.
 	assertions map[string]string
+	// certs are the applications' certificates, by client id: their
+	// assertions are JWTs signed with the certificate's key.
+	certs map[string]*x509.Certificate
 
 	lifetime atomic.Int64 // token lifetime in ns
 	failing  atomic.Bool
@@ -61,7 +66,7 @@ type signingKey struct {
 // until SetLifetime says otherwise.
 func New(t testing.TB) *Issuer {
 	t.Helper()
-	i := &Issuer{secrets: map[string]string{}, assertions: map[string]string{}}
+	i := &Issuer{secrets: map[string]string{}, assertions: map[string]string{}, certs: map[string]*x509.Certificate{}}
 	i.lifetime.Store(int64(time.Hour))
 	i.Rotate()
 	mux := http.NewServeMux()
@@ -118,6 +123,45 @@ func (i *Issuer) AddFederatedToken(clientID, token string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.assertions[clientID] = token
+}
+
+// AddClientCertificate registers an application that may get tokens with a
+// client assertion signed by cert's key (what the SDK's certificate
+// credential sends).
+func (i *Issuer) AddClientCertificate(clientID string, cert *x509.Certificate) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.certs[clientID] = cert
+}
+
+// NewCertificate returns a self-signed certificate and a PEM file holding
+// it and its private key (the form auth.entra.certificate takes).
+func NewCertificate(t testing.TB) (*x509.Certificate, []byte) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "entratest client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})...)
+	return cert, out
 }
 
 // SetLifetime sets the lifetime of the tokens issued from now on.
@@ -234,6 +278,11 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, 401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
 			return
 		}
+	case f.Get("client_assertion") != "" && i.certificate(client) != nil:
+		if err := i.checkCertAssertion(client, f.Get("client_assertion"), r); err != nil {
+			oauthError(w, 401, "invalid_client", "AADSTS700027: Client assertion failed signature validation: "+err.Error())
+			return
+		}
 	case f.Get("client_assertion") != "":
 		if !hasAssertion || f.Get("client_assertion") != assertion {
 			oauthError(w, 401, "invalid_client", "AADSTS700213: No matching federated identity record found.")
@@ -278,6 +327,24 @@ func (i *Issuer) managedIdentity(w http.ResponseWriter, r *http.Request) {
 		"access_token": tok, "token_type": "Bearer", "resource": resource, "client_id": client,
 		"expires_on": strconv.FormatInt(time.Now().Add(life).Unix(), 10),
 	})
+}
+
+func (i *Issuer) certificate(client string) *x509.Certificate {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.certs[client]
+}
+
+// checkCertAssertion verifies a client assertion as Entra ID does: signed
+// by the registered certificate's key, issued by and about the client, for
+// this token endpoint, not expired.
+func (i *Issuer) checkCertAssertion(client, assertion string, r *http.Request) error {
+	cert := i.certificate(client)
+	endpoint := i.srv.URL + r.URL.Path
+	_, err := jwt.Parse(assertion, func(*jwt.Token) (any, error) { return cert.PublicKey, nil },
+		jwt.WithValidMethods([]string{"PS256", "RS256"}), jwt.WithAudience(endpoint), jwt.WithIssuer(client),
+		jwt.WithSubject(client), jwt.WithExpirationRequired())
+	return err
 }
 
 func (i *Issuer) issue(aud, appID, tenant string) (string, time.Duration) {
