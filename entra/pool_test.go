@@ -148,14 +148,16 @@ func TestPoolCredentials(t *testing.T) {
 // A token is refreshed before it expires: the backend is never without one.
 func TestPoolRefreshesBeforeExpiry(t *testing.T) {
 	iss := entratest.New(t)
-	iss.SetLifetime(3 * time.Second)
+	// exp is in whole seconds and a token is not used in its last 2 s: a
+	// 6 s token is usable for 3-4 s, renewed after half of that.
+	iss.SetLifetime(6 * time.Second)
 	iss.AddClientSecret(appID, secret)
 	t.Setenv("SPILLWAY_TEST_SP_SECRET", secret)
 	p := poolFor(t, iss, map[string]config.EntraCredential{"b": spCredential(iss, "SPILLWAY_TEST_SP_SECRET")})
 	waitFor(t, "a token", func() bool { return p.Healthy("b") })
 	first, _ := p.Token("b")
 	seen := map[string]bool{}
-	deadline := time.Now().Add(7 * time.Second) // more than two lifetimes
+	deadline := time.Now().Add(13 * time.Second) // more than two lifetimes
 	for time.Now().Before(deadline) {
 		tok, ok := p.Token("b")
 		if !ok {
@@ -165,7 +167,7 @@ func TestPoolRefreshesBeforeExpiry(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if len(seen) < 3 || !seen[first] {
-		t.Errorf("saw %d distinct tokens over 7 s of 3 s tokens, want >= 3", len(seen))
+		t.Errorf("saw %d distinct tokens over 13 s of 6 s tokens, want >= 3", len(seen))
 	}
 }
 
@@ -173,7 +175,7 @@ func TestPoolRefreshesBeforeExpiry(t *testing.T) {
 // back when Entra ID answers again.
 func TestPoolFailureAndRecovery(t *testing.T) {
 	iss := entratest.New(t)
-	iss.SetLifetime(3 * time.Second)
+	iss.SetLifetime(6 * time.Second)
 	iss.AddClientSecret(appID, secret)
 	iss.SetFailing(true)
 	t.Setenv("SPILLWAY_TEST_SP_SECRET", secret)
