@@ -21,8 +21,11 @@ type Config struct {
 	Gateway Gateway `yaml:"gateway"`
 	// Control is where spillway itself listens.
 	Control Control `yaml:"control"`
-	// Consumers are the client keys the gateway accepts. Empty: no client auth.
+	// Consumers are the clients the gateway accepts, by key or by Microsoft
+	// Entra ID token. Empty: no client auth.
 	Consumers []Consumer `yaml:"consumers"`
+	// ClientAuth validates Microsoft Entra ID tokens clients present.
+	ClientAuth ClientAuth `yaml:"client_auth"`
 	// Models are the names clients use, each served by a pool of backends.
 	Models []Model `yaml:"models"`
 	// Retry is how Envoy retries an attempt on the next backend.
@@ -166,10 +169,13 @@ type Control struct {
 	TLS *ControlTLS `yaml:"tls"`
 }
 
-// Consumer is one client identity and its key.
+// Consumer is one client identity: its key, the Entra ID token claims that
+// identify it, or both.
 type Consumer struct {
 	Name   string `yaml:"name"`
 	APIKey Secret `yaml:"api_key"`
+	// Entra maps a validated Entra ID token to this consumer.
+	Entra ConsumerEntra `yaml:"entra"`
 }
 
 // Model is a model name clients use and the pool that serves it.
@@ -225,9 +231,12 @@ type Backend struct {
 	Weight int `yaml:"weight"`
 }
 
-// Auth is how spillway authenticates to a backend.
+// Auth is how spillway authenticates to a backend: an api-key or a
+// Microsoft Entra ID token, never both.
 type Auth struct {
 	APIKey Secret `yaml:"api_key"`
+	// Entra gets bearer tokens from Microsoft Entra ID (see entra.go).
+	Entra *EntraCredential `yaml:"entra"`
 }
 
 // Secret is a value read from an environment variable or a file, never
@@ -447,6 +456,7 @@ func (c *Config) applyDefaults() {
 	if c.Capacity.MaxWait == 0 {
 		c.Capacity.MaxWait = Duration(3 * time.Second)
 	}
+	c.ClientAuth.applyDefaults()
 	if c.Retry.StatusCodes == nil {
 		c.Retry.StatusCodes = append([]int(nil), DefaultRetryStatusCodes...)
 	}
@@ -464,6 +474,9 @@ func (c *Config) applyDefaults() {
 			b := &c.Models[i].Backends[j]
 			if b.Weight == 0 {
 				b.Weight = 1
+			}
+			if e := b.Auth.Entra; e != nil && e.Scope == "" {
+				e.Scope = DefaultEntraScope
 			}
 			if b.Kind == TPM && b.RPM == 0 && b.TPM > 0 {
 				b.RPM = b.TPM * 6 / 1000 // Azure's ratio for most chat models

@@ -81,6 +81,7 @@ func (c *Config) Validate(dir string) error {
 	}
 	c.validateState(v, dir)
 	c.validateConsumers(v, dir)
+	c.validateClientAuth(v)
 	c.validateModels(v, dir)
 	c.validateRetry(v)
 	c.validateQuotas(v)
@@ -139,7 +140,10 @@ func (c *Config) validateConsumers(v *validator, dir string) {
 			v.add(p+".name", "%q is used twice", cons.Name)
 		}
 		seen[cons.Name] = true
-		v.secret(p+".api_key", cons.APIKey, dir, true)
+		if cons.APIKey.IsZero() && cons.Entra.IsZero() {
+			v.add(p, "needs api_key (env or file), entra (the token claims that identify it), or both")
+		}
+		v.secret(p+".api_key", cons.APIKey, dir, false)
 	}
 }
 
@@ -220,6 +224,12 @@ func (b *Backend) validate(v *validator, p, model, dir string) {
 		v.add(p+".api_version", "is required, e.g. 2024-10-21")
 	}
 	v.secret(p+".auth.api_key", b.Auth.APIKey, dir, false)
+	if b.Auth.Entra != nil {
+		if !b.Auth.APIKey.IsZero() {
+			v.add(p+".auth", "set api_key or entra, not both")
+		}
+		b.Auth.Entra.validate(v, p+".auth.entra", dir)
+	}
 	if b.Region == "" {
 		v.add(p+".region", "is required, e.g. eastus")
 	}

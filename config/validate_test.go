@@ -231,7 +231,7 @@ func TestValidateRules(t *testing.T) {
 		{"two consumers without a name", func(c *Config) { c.Consumers[0].Name, c.Consumers[1].Name = "", "" },
 			[]want{{"consumers[0].name", "is required"}, {"consumers[1].name", "is required"}}},
 		{"consumer key missing", func(c *Config) { c.Consumers[0].APIKey = Secret{} },
-			[]want{{"consumers[0].api_key", "is required: set env (an environment variable) or file (a file holding the key)"}}},
+			[]want{{"consumers[0]", "needs api_key (env or file), entra (the token claims that identify it), or both"}}},
 		{"consumer key env unset", func(c *Config) { c.Consumers[0].APIKey = Secret{Env: "SPILLWAY_TEST_UNSET"} },
 			[]want{{"consumers[0].api_key", "environment variable SPILLWAY_TEST_UNSET is not set"}}},
 		{"consumer key file missing", func(c *Config) { c.Consumers[1].APIKey = Secret{File: "keys/nope"} },

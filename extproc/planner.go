@@ -34,23 +34,24 @@ func (e *errNoCapacity) Error() string { return "no backend has room" }
 //
 // ask carries the consumer, the cost and the reservation's id and meta (so
 // that a replica serving an attempt can find it in a shared store); its
-// candidates are the model's backends.
+// candidates are the model's backends that Healthy lets through.
 func (s *Server) plan(ctx context.Context, t *Table, ask capacity.Ask, m *Model) (decision, error) {
-	if t.routing == config.RoutingReactive || s.capacity == nil {
-		return decision{order: capped(m.Order, m.MaxAttempts)}, nil
+	names, all, err := s.routable(m)
+	if err != nil {
+		return decision{}, err
 	}
-	var (
-		p   capacity.Plan
-		err error
-	)
+	if t.routing == config.RoutingReactive || s.capacity == nil {
+		return decision{order: capped(all, m.MaxAttempts)}, nil
+	}
+	var p capacity.Plan
 	start := time.Now()
-	ask.Candidates = m.names
+	ask.Candidates = names
 	if t.maxWait > 0 {
 		p, err = s.capacity.Admit(ctx, ask)
 	} else {
 		var ok bool
-		if p, ok = s.capacity.Choose(m.names, ask.Cost); !ok {
-			err = &capacity.NoCapacityError{RetryAt: s.capacity.Recovery(m.names, ask.Cost)}
+		if p, ok = s.capacity.Choose(names, ask.Cost); !ok {
+			err = &capacity.NoCapacityError{RetryAt: s.capacity.Recovery(names, ask.Cost)}
 		}
 	}
 	if err != nil {

@@ -118,9 +118,9 @@ func (p *routerPhase) requestHeaders(ctx context.Context, req *extprocsvc.Proces
 	p.req.ID = h.get("x-request-id")
 	p.startSpan(ctx, h)
 
-	consumer, ok := p.t.consumer(clientKey(h))
-	if !ok {
-		return p.reject(azure.Unauthorized())
+	consumer, rejected := p.identify(ctx, h)
+	if rejected != nil {
+		return rejected
 	}
 	p.req.Consumer = consumer
 
@@ -204,6 +204,9 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	if err != nil {
 		p.s.flights.remove(p.flightID)
 		p.flight = nil
+		if errors.Is(err, errNoAuthenticatedBackend) {
+			return p.reject(azure.NoAuthenticatedBackend(name), [2]string{"retry-after", "1"})
+		}
 		var nc *errNoCapacity
 		if errors.As(err, &nc) {
 			wait := time.Until(nc.retryAt)

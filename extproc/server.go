@@ -34,6 +34,8 @@ type Server struct {
 	flights  flights
 	// hostMetadata caches the parse of each endpoint's metadata attribute.
 	hostMetadata hostMetadataCache
+	tokens       BackendTokens
+	healthy      func(backend string) bool
 }
 
 // Options are a Server's collaborators.
@@ -46,6 +48,13 @@ type Options struct {
 	Capacity *capacity.Model
 	// Telemetry traces requests and attempts; nil traces nothing.
 	Telemetry *telemetry.Telemetry
+	// Tokens gives Entra ID backends their bearer tokens; may be nil when
+	// no backend uses Entra ID.
+	Tokens BackendTokens
+	// Healthy, when set, says whether a backend may be routed to now
+	// (false: e.g. no valid Entra ID token); backends it refuses are left
+	// out of every plan.
+	Healthy func(backend string) bool
 }
 
 // Observer learns what happened to every attempt and every request. The
@@ -59,7 +68,8 @@ var _ extprocsvc.ExternalProcessorServer = (*Server)(nil)
 
 // NewServer returns a server routing with table t.
 func NewServer(t *Table, o Options) *Server {
-	s := &Server{log: o.Log, observer: o.Observer, capacity: o.Capacity, tel: o.Telemetry, flights: flights{m: map[string]*flight{}}}
+	s := &Server{log: o.Log, observer: o.Observer, capacity: o.Capacity, tel: o.Telemetry, flights: flights{m: map[string]*flight{}},
+		tokens: o.Tokens, healthy: o.Healthy}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

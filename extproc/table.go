@@ -19,9 +19,16 @@ type Table struct {
 	models    map[string]*Model
 	backends  map[string]*Backend
 	consumers []consumerKey
-	bodyLimit int64
-	routing   config.Routing
-	maxWait   time.Duration
+	// entraConsumers map validated client tokens to consumers, in config
+	// order; verifier checks the tokens (nil: tokens are not accepted).
+	entraConsumers []entraConsumer
+	verifier       TokenVerifier
+	audience       string
+	// authRequired: consumers are configured, so a client must be one.
+	authRequired bool
+	bodyLimit    int64
+	routing      config.Routing
+	maxWait      time.Duration
 	// capacityOptions tune the capacity model (kept across reloads).
 	capacityOptions capacity.Options
 	// specs are the backends as the capacity model sees them.
@@ -62,6 +69,8 @@ type Backend struct {
 	APIVersion string
 	Region     string
 	apiKey     string // never logged
+	// entra: the backend is called with an Entra ID token, not apiKey.
+	entra bool
 }
 
 type consumerKey struct {
@@ -94,7 +103,14 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.authRequired = len(cfg.Consumers) > 0
 	for i, c := range cfg.Consumers {
+		if !c.Entra.IsZero() {
+			t.entraConsumers = append(t.entraConsumers, entraConsumer{name: c.Name, id: c.Entra})
+		}
+		if c.APIKey.IsZero() {
+			continue
+		}
 		key, err := c.APIKey.Resolve(dir)
 		if err != nil {
 			return nil, fmt.Errorf("consumers[%d].api_key: %w", i, err)
@@ -121,6 +137,7 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 				APIVersion: b.APIVersion,
 				Region:     b.Region,
 				apiKey:     key,
+				entra:      b.Auth.Entra != nil,
 			}
 			t.backends[b.Name] = br
 			mr.StreamUsage = mr.StreamUsage && acceptsStreamOptions(b.APIVersion)
@@ -135,7 +152,7 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 // consumer returns the consumer whose key is key. With no consumers
 // configured every client is accepted as "anonymous".
 func (t *Table) consumer(key string) (string, bool) {
-	if len(t.consumers) == 0 {
+	if !t.authRequired {
 		return "anonymous", true
 	}
 	found := ""

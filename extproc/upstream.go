@@ -110,9 +110,7 @@ func (p *upstreamPhase) requestHeaders(req *extprocsvc.ProcessingRequest) *extpr
 	if tgt, ok := parsePath(h.get(":path")); ok {
 		m.set(":path", upstreamPath(b, tgt.opPath))
 	}
-	if b.apiKey != "" {
-		m.set("api-key", b.apiKey)
-	}
+	p.setCredential(&m, b)
 	return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
 }
 

@@ -32,12 +32,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, name, op strin
 		return
 	}
 	d := s.deployments[name]
-	if !s.authorized(r) {
+	if ae := s.authorize(r.Context(), r, d); ae != nil {
 		if d != nil {
 			d.countRequest()
-			d.record("401")
+			d.record(itoa(int64(ae.e.Status)))
 		}
-		azure.Unauthorized().Write(w)
+		echoClientRequestID(w, r)
+		ae.write(w)
 		return
 	}
 	var body []byte
@@ -60,6 +61,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, name, op strin
 		}
 		name = m.Model
 		d = s.deployments[name]
+		if d != nil && d.cfg.DisableLocalAuth {
+			// Only now is the deployment known: refuse a key here too.
+			if ae := s.authorize(r.Context(), r, d); ae != nil {
+				d.countRequest()
+				d.record(itoa(int64(ae.e.Status)))
+				echoClientRequestID(w, r)
+				ae.write(w)
+				return
+			}
+		}
 	}
 	if d == nil {
 		azure.DeploymentNotFound(name).Write(w)

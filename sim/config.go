@@ -61,8 +61,11 @@ const (
 
 // Config is the simulator's YAML file.
 type Config struct {
-	// Keys are the accepted api-key / Bearer values; empty means no auth check.
+	// Keys are the accepted api-key / Bearer values; empty (and no entra)
+	// means no auth check.
 	Keys []string `yaml:"keys"`
+	// Entra accepts Microsoft Entra ID bearer tokens (see entra.go).
+	Entra *Entra `yaml:"entra"`
 	// TimeScale scales every window, the provisioned drain and the retry-after
 	// values: 0.1 makes a "minute" last 6 s. Default 1.
 	TimeScale float64 `yaml:"time_scale"`
@@ -121,6 +124,10 @@ type Deployment struct {
 	EmbeddingDimensions int `yaml:"embedding_dimensions"`
 
 	Faults Faults `yaml:"faults"`
+
+	// DisableLocalAuth refuses keys: only Entra ID tokens are accepted, as
+	// on an Azure resource with disableLocalAuth set.
+	DisableLocalAuth bool `yaml:"disable_local_auth"`
 }
 
 // Latency is the response time model: time to first token, then output speed.
@@ -176,6 +183,9 @@ func Parse(b []byte) (*Config, error) {
 func (c *Config) applyDefaults() {
 	if c.TimeScale == 0 {
 		c.TimeScale = 1
+	}
+	if c.Entra != nil && c.Entra.Audience == "" {
+		c.Entra.Audience = DefaultEntraAudience
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -235,6 +245,7 @@ func (c *Config) Validate() error {
 	if len(c.Deployments) == 0 {
 		bad("deployments", "must list at least one deployment")
 	}
+	errs = append(errs, c.Entra.validate()...)
 	seen := make(map[string]int)
 	for i := range c.Deployments {
 		d := &c.Deployments[i]
@@ -316,6 +327,9 @@ func (c *Config) Validate() error {
 		}
 		if d.EmbeddingDimensions < 0 || d.EmbeddingDimensions > 4096 {
 			bad(p+".embedding_dimensions", "must be between 1 and 4096")
+		}
+		if d.DisableLocalAuth && c.Entra == nil {
+			bad(p+".disable_local_auth", "needs entra: with keys refused only tokens can be accepted")
 		}
 		if d.Faults.Probability < 0 || d.Faults.Probability > 1 {
 			bad(p+".faults.probability", "must be between 0 and 1")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spillway-gw/spillway/azure"
+	"github.com/spillway-gw/spillway/jwtauth"
 )
 
 // Options are the simulator's injected dependencies. Zero values get defaults.
@@ -25,6 +26,8 @@ type Options struct {
 	PromptCounter PromptCounter
 	// Logger defaults to a logger that discards everything.
 	Logger *slog.Logger
+	// HTTPClient fetches the Entra ID signing keys; default http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // Server is the simulator's HTTP handler.
@@ -34,6 +37,7 @@ type Server struct {
 	count       PromptCounter // nil: the built-in approximation on the parsed request
 	log         *slog.Logger
 	keys        map[string]struct{}
+	entra       *jwtauth.Verifier // nil: tokens are not accepted
 	deployments map[string]*deployment
 	order       []string // deployment names in config order
 	ids         atomic.Uint64
@@ -57,6 +61,7 @@ func New(cfg *Config, opts Options) (*Server, error) {
 		log:         opts.Logger,
 		keys:        make(map[string]struct{}, len(cfg.Keys)),
 		deployments: make(map[string]*deployment, len(cfg.Deployments)),
+		entra:       entraVerifier(cfg.Entra, opts.HTTPClient),
 	}
 	if s.clock == nil {
 		s.clock = RealClock{}
@@ -164,21 +169,6 @@ func (s *Server) serveLedger(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	if len(s.keys) == 0 {
-		return true
-	}
-	if k := r.Header.Get("Api-Key"); k != "" {
-		_, ok := s.keys[k]
-		return ok
-	}
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		_, ok := s.keys[strings.TrimSpace(a[7:])]
-		return ok
-	}
-	return false
 }
 
 // Serve serves the simulator on ln until ctx is done, then shuts

@@ -67,6 +67,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_ = tel.Shutdown(ctx)
 	}()
 
+	// Entra ID token sources and client key sets outlive reloads too.
+	auth, err := newEntraAuth(ctx, log, tel)
+	if err != nil {
+		return fmt.Errorf("entra: %w", err)
+	}
+	if err := auth.apply(cfg, dir, table); err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
 	// The capacity model outlives reloads; each table sets its options and backends.
 	capModel := capacity.New(capacity.SystemClock{}, capacity.Options{})
 	if cfg.State.Store == config.StoreRedis {
@@ -90,6 +98,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Capacity:  capModel,
 		Telemetry: tel,
 		Observer:  extproctel.ObserverFor(tel, nil),
+		Tokens:    auth.pool,
+		Healthy:   auth.pool.Healthy,
 	})
 	tel.RegisterBackendState(func() []telemetry.BackendGauge { return backendGauges(capModel, ext.Current()) })
 	xdsServer := xds.NewServer(ctx, cfg.Control.NodeID, log)
@@ -134,6 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("control.admin_listen: %w", err)
 	}
 	mux := adminMux(capModel, tel)
+	mux.HandleFunc("GET /credentials", auth.serveStates)
 	if *profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -147,7 +158,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { errc <- admin.Serve(adminLn) }()
 	go func() {
 		errc <- reload.Watch(ctx, *path, *poll, func(ctx context.Context) {
-			applyReload(ctx, log, tel, *path, dir, ext, xdsServer)
+			applyReload(ctx, log, tel, *path, dir, ext, xdsServer, auth)
 		})
 	}()
 	log.Info("spillway serving",
@@ -181,7 +192,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // applyReload validates the changed file and, only if it is good, makes it
 // current: first the ext_proc table (a superset, so attempts Envoy already
 // sent to a removed backend are still rewritten), then Envoy's snapshot.
-func applyReload(ctx context.Context, log *slog.Logger, tel *telemetry.Telemetry, path, dir string, ext *extproc.Server, xdsServer *xds.Server) {
+func applyReload(ctx context.Context, log *slog.Logger, tel *telemetry.Telemetry, path, dir string, ext *extproc.Server, xdsServer *xds.Server, auth *entraAuth) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		tel.RecordReload(ctx, telemetry.ReloadRejected)
@@ -191,6 +202,11 @@ func applyReload(ctx context.Context, log *slog.Logger, tel *telemetry.Telemetry
 	}
 	table, err := extproc.NewTable(cfg, dir)
 	if err != nil {
+		tel.RecordReload(ctx, telemetry.ReloadRejected)
+		log.Error("config reload rejected; the last good config keeps serving", slog.String("file", path), slog.String("error", err.Error()))
+		return
+	}
+	if err := auth.apply(cfg, dir, table); err != nil {
 		tel.RecordReload(ctx, telemetry.ReloadRejected)
 		log.Error("config reload rejected; the last good config keeps serving", slog.String("file", path), slog.String("error", err.Error()))
 		return
