@@ -53,9 +53,11 @@ func TestHealthServiceDrain(t *testing.T) {
 		}()
 		status(h) // Envoy has checked before the drain starts
 		start := time.Now()
-		h.drain(300*time.Millisecond, 100*time.Millisecond, time.Millisecond)
-		if d := time.Since(start); d < 300*time.Millisecond {
-			t.Errorf("drain ended after %v while checks kept coming, want 300ms", d)
+		// The quiet time is 80 check intervals: only a machine that starves
+		// the checker that long ends the drain early.
+		h.drain(600*time.Millisecond, 400*time.Millisecond, time.Millisecond)
+		if d := time.Since(start); d < 600*time.Millisecond {
+			t.Errorf("drain ended after %v while checks kept coming, want 600ms", d)
 		}
 	})
 }
