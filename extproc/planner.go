@@ -50,7 +50,7 @@ func (s *Server) plan(ctx context.Context, t *Table, ask capacity.Ask, m *Model)
 		p, err = s.capacity.Admit(ctx, ask)
 	} else {
 		var ok bool
-		if p, ok = s.capacity.Choose(names, ask.Cost); !ok {
+		if p, ok = s.capacity.ChooseFor(ask); !ok {
 			err = &capacity.NoCapacityError{RetryAt: s.capacity.Recovery(names, ask.Cost)}
 		}
 	}
