@@ -104,8 +104,18 @@ func TestReplicasServeTogether(t *testing.T) {
 		}
 	})
 
-	t.Run("all replicas down", func(t *testing.T) {
+	t.Run("an idle replica killed: the next requests succeed", func(t *testing.T) {
+		// No stream is open on it, so nothing has told Envoy yet: the
+		// first streams sent to it are refused and retried on the other.
 		s.Kill(0)
+		for i := range 10 {
+			if r := replicaChat(ctx, s, "gpt-4o", nil); r.status != 200 {
+				t.Errorf("request %d right after the kill: %d %s", i, r.status, r.body)
+			}
+		}
+	})
+
+	t.Run("all replicas down", func(t *testing.T) {
 		s.Kill(1)
 		for i := range 5 {
 			r := replicaChat(ctx, s, "gpt-4o", nil)
