@@ -47,13 +47,16 @@ type ControlTLS struct {
 }
 
 // How Envoy watches the replicas. A replica that stops answering its gRPC
-// health check is out of the balancer after ControlUnhealthyThreshold
-// checks (ControlHealthInterval apart); one whose connections fail is
-// ejected sooner by outlier detection, and a new ext_proc stream that still
-// meets it is retried on another replica.
+// health check (or answers NOT_SERVING) is out of the balancer after
+// ControlUnhealthyThreshold checks in a row, ControlHealthInterval apart,
+// each given ControlHealthTimeout: tolerant enough that a replica slowed by
+// a busy machine is not taken out with the others. One whose connections
+// fail is ejected sooner by outlier detection, and a new ext_proc stream
+// that still meets it is retried on another replica.
 const (
 	ControlHealthInterval     = 500 * time.Millisecond
-	ControlUnhealthyThreshold = 2
+	ControlHealthTimeout      = time.Second
+	ControlUnhealthyThreshold = 3
 )
 
 // Bootstrap returns Envoy's bootstrap: a node id, the admin listener, and one
@@ -108,7 +111,7 @@ func Bootstrap(o BootstrapOptions) (*bootstrapv3.Bootstrap, error) {
 			Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}},
 		},
 		HealthChecks: []*corev3.HealthCheck{{
-			Timeout:            durationpb.New(ControlHealthInterval),
+			Timeout:            durationpb.New(ControlHealthTimeout),
 			Interval:           durationpb.New(ControlHealthInterval),
 			NoTrafficInterval:  durationpb.New(ControlHealthInterval),
 			UnhealthyInterval:  durationpb.New(ControlHealthInterval),
