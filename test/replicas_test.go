@@ -449,3 +449,49 @@ func servedSerial(t *testing.T, addr string, c *tls.Config) string {
 	defer conn.Close()
 	return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
 }
+
+// TestReplicaHung: a replica that hangs (SIGSTOP: connections open, no
+// answers) costs the requests that meet it until Envoy's health check takes
+// it out; they get the Azure 503 after control.message_timeout, never
+// Envoy's text; later requests all succeed.
+func TestReplicaHung(t *testing.T) {
+	s := startReplicas(t, 2, func(o *e2etest.ReplicaOptions) {
+		o.GatewayYAML = strings.Replace(replicaGateway, "  node_id: e2e\n", "  node_id: e2e\n  message_timeout: 1s\n", 1) +
+			"capacity:\n  max_wait: 500ms\n"
+	})
+	victim := 1 - adsReplica(t, s)
+	stop := make(chan struct{})
+	wait := steadyLoad(s, 4, 100*time.Millisecond, stop)
+	time.Sleep(500 * time.Millisecond)
+	paused := time.Now()
+	s.Pause(victim)
+	s.WaitHealthy(s.Replicas[victim], false, 15*time.Second)
+	t.Logf("envoy took the hung replica out after %v", time.Since(paused).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	close(stop)
+	results := wait()
+	s.Resume(victim)
+
+	var failed, late int
+	out := time.Since(paused) - 2*time.Second // when Envoy had taken it out
+	for _, r := range results {
+		if r.resp.status == 200 {
+			continue
+		}
+		failed++
+		expectUnavailable(t, r.resp)
+		if r.start.Sub(paused) > out {
+			late++
+		}
+	}
+	t.Logf("%d requests, %d failed while the replica hung", len(results), failed)
+	if late > 0 {
+		t.Errorf("%d requests started after Envoy took the hung replica out failed", late)
+	}
+	s.WaitHealthy(s.Replicas[victim], true, 10*time.Second)
+	for i := range 10 {
+		if r := replicaChat(context.Background(), s, "gpt-4o", nil); r.status != 200 {
+			t.Fatalf("request %d after the replica resumed: %d %s", i, r.status, r.body)
+		}
+	}
+}

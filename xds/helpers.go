@@ -7,6 +7,7 @@ import (
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	celv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -45,6 +46,12 @@ var upstreamFailureFlags = []string{"UH", "UF", "UO", "NR", "URX", "UT", "UC", "
 // spillway otherwise makes, so the local reply config can tell this failure
 // from every other and turn it into an Azure-shaped 503.
 const ControlErrorStatus = typev3.StatusCode_NotExtended
+
+// controlErrorDetails matches the response code details of the ext_proc
+// filters' own failures (ext_proc_error_gRPC_error_14{...},
+// ext_proc_error_per-message_timeout_exceeded), never spillway's immediate
+// responses (details spillway_<status>).
+const controlErrorDetails = "response.code_details.startsWith('ext_proc_error')"
 
 // ControlRetryAfterSeconds is the retry-after of that 503: about the time
 // Envoy takes to find a replica back once one serves again.
@@ -88,12 +95,24 @@ func localReplyConfig(bodyLimit int64) *hcmv3.LocalReplyConfig {
 		Mappers: []*hcmv3.ResponseMapper{{
 			// Only the ext_proc filters answer ControlErrorStatus (their
 			// status_on_error): no spillway replica could be reached. A
-			// backend's own status is never a local reply, so never
-			// rewritten here.
-			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{
-				StatusCodeFilter: &accesslogv3.StatusCodeFilter{Comparison: &accesslogv3.ComparisonFilter{
-					Op:    accesslogv3.ComparisonFilter_EQ,
-					Value: &corev3.RuntimeUInt32{DefaultValue: uint32(ControlErrorStatus), RuntimeKey: "spillway.local_reply.control_error"},
+			// replica that does not answer in time is a 504 whose details
+			// name ext_proc (Envoy 1.40 does not apply status_on_error to
+			// a message timeout). A backend's own status is never a local
+			// reply, so never rewritten here.
+			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_OrFilter{
+				OrFilter: &accesslogv3.OrFilter{Filters: []*accesslogv3.AccessLogFilter{
+					{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{
+						StatusCodeFilter: &accesslogv3.StatusCodeFilter{Comparison: &accesslogv3.ComparisonFilter{
+							Op:    accesslogv3.ComparisonFilter_EQ,
+							Value: &corev3.RuntimeUInt32{DefaultValue: uint32(ControlErrorStatus), RuntimeKey: "spillway.local_reply.control_error"},
+						}},
+					}},
+					{FilterSpecifier: &accesslogv3.AccessLogFilter_ExtensionFilter{ExtensionFilter: &accesslogv3.ExtensionFilter{
+						Name: "envoy.access_loggers.extension_filters.cel",
+						ConfigType: &accesslogv3.ExtensionFilter_TypedConfig{TypedConfig: mustAny(&celv3.ExpressionFilter{
+							Expression: controlErrorDetails,
+						})},
+					}}},
 				}},
 			}},
 			StatusCode: wrapperspb.UInt32(uint32(unavailable.Status)),

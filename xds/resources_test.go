@@ -20,6 +20,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	celv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
@@ -759,9 +760,17 @@ func TestControlFailureReply(t *testing.T) {
 	}
 	mappers := localReplyConfig(cfg.Gateway.BodyLimitBytes).GetMappers()
 	first := mappers[0]
-	cmp := first.GetFilter().GetStatusCodeFilter().GetComparison()
+	or := first.GetFilter().GetOrFilter().GetFilters()
+	if len(or) != 2 {
+		t.Fatalf("first mapper matches %v, want status == %d or ext_proc's own details", first.GetFilter(), ControlErrorStatus)
+	}
+	cmp := or[0].GetStatusCodeFilter().GetComparison()
 	if cmp.GetOp() != accesslogv3.ComparisonFilter_EQ || cmp.GetValue().GetDefaultValue() != uint32(ControlErrorStatus) {
-		t.Fatalf("first mapper matches %v, want status == %d only", first.GetFilter(), ControlErrorStatus)
+		t.Errorf("first mapper's status filter %v, want status == %d", or[0], ControlErrorStatus)
+	}
+	var cel celv3.ExpressionFilter
+	if err := or[1].GetExtensionFilter().GetTypedConfig().UnmarshalTo(&cel); err != nil || cel.GetExpression() != controlErrorDetails {
+		t.Errorf("first mapper's details filter %v (%v), want CEL %q", or[1], err, controlErrorDetails)
 	}
 	if first.GetStatusCode().GetValue() != 503 {
 		t.Errorf("control failure answered %d, want 503", first.GetStatusCode().GetValue())

@@ -284,3 +284,22 @@ func (s *ReplicaStack) Stop(i int) {
 	}
 	<-p.done
 }
+
+// Pause stops replica i with SIGSTOP: a hung process that keeps its
+// connections open. Resume undoes it; the test's cleanup resumes it too.
+func (s *ReplicaStack) Pause(i int) {
+	s.t.Helper()
+	p := s.Replicas[i].Process
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatalf("pause %s: %v", p.Name, err)
+	}
+	s.t.Cleanup(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) })
+}
+
+// Resume continues replica i after Pause.
+func (s *ReplicaStack) Resume(i int) {
+	s.t.Helper()
+	if err := s.Replicas[i].Process.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		s.t.Fatalf("resume: %v", err)
+	}
+}
