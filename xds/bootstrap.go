@@ -54,8 +54,8 @@ type ControlTLS struct {
 // fail is ejected sooner by outlier detection, and a new ext_proc stream
 // that still meets it is retried on another replica.
 const (
-	ControlHealthInterval     = 500 * time.Millisecond
-	ControlHealthTimeout      = time.Second
+	ControlHealthInterval     = 250 * time.Millisecond
+	ControlHealthTimeout      = 500 * time.Millisecond
 	ControlUnhealthyThreshold = 3
 )
 

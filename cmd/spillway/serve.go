@@ -172,7 +172,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Envoy's health checks see NOT_SERVING and send new streams to the
 	// other replicas; then in-flight streams finish before the server goes.
-	hs.drain(*drainTime, 2*xds.ControlHealthInterval, 50*time.Millisecond)
+	hs.drain(*drainTime, 4*xds.ControlHealthInterval, 50*time.Millisecond)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	_ = admin.Shutdown(shutdownCtx)
