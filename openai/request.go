@@ -7,15 +7,21 @@ import (
 	"fmt"
 )
 
-// ChatRequest holds the fields of a chat-completions request that routing
-// and accounting need. The body itself is forwarded unchanged.
-type ChatRequest struct {
+// Request holds the fields of a request body that routing and accounting
+// need, for every operation. The body itself is forwarded unchanged (except
+// where the gateway says otherwise).
+type Request struct {
 	Model               string
 	Stream              bool
 	IncludeUsage        bool // stream_options.include_usage
 	HasStreamOptions    bool // stream_options is present (and not null)
 	MaxTokens           int  // max_tokens, or 0
 	MaxCompletionTokens int  // max_completion_tokens, or 0
+	// Responses API: store (true unless the body says false), the
+	// response it continues, and max_output_tokens (0 when unset).
+	Store              bool
+	PreviousResponseID string
+	MaxOutputTokens    int
 }
 
 // RequestError says what is wrong with a request body, and which field.
@@ -36,6 +42,10 @@ type chatWire struct {
 	MaxCompletionTokens *int            `json:"max_completion_tokens"`
 	Messages            json.RawMessage `json:"messages"`
 	Input               json.RawMessage `json:"input"`
+	Prompt              json.RawMessage `json:"prompt"`
+	Store               *bool           `json:"store"`
+	PreviousResponseID  *string         `json:"previous_response_id"`
+	MaxOutputTokens     *int            `json:"max_output_tokens"`
 }
 
 // Operation is what a request asks for; it decides which fields are required.
@@ -46,27 +56,31 @@ const (
 	ChatCompletions Operation = iota
 	// Embeddings is /embeddings: input is required.
 	Embeddings
+	// Completions is the legacy /completions: prompt is required.
+	Completions
+	// Responses is /responses (create): model is required.
+	Responses
 )
 
 // ParseRequest decodes the routing fields of a request body. Errors are
 // *RequestError with a message fit for an invalid_request_error reply.
-func ParseRequest(op Operation, body []byte) (ChatRequest, error) {
+func ParseRequest(op Operation, body []byte) (Request, error) {
 	var w chatWire
 	if len(bytes.TrimSpace(body)) == 0 {
-		return ChatRequest{}, &RequestError{Message: "The request body is empty; expected a JSON object."}
+		return Request{}, &RequestError{Message: "The request body is empty; expected a JSON object."}
 	}
 	if err := json.Unmarshal(body, &w); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return ChatRequest{}, &RequestError{
+			return Request{}, &RequestError{
 				Param:   typeErr.Field,
 				Message: fmt.Sprintf("Invalid type for '%s': expected %s, got a JSON %s.", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value),
 			}
 		}
-		return ChatRequest{}, &RequestError{Message: "We could not parse the JSON body of your request. " +
+		return Request{}, &RequestError{Message: "We could not parse the JSON body of your request. " +
 			"(HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"}
 	}
-	var r ChatRequest
+	r := Request{Store: true}
 	if w.Model != nil {
 		r.Model = *w.Model
 	}
@@ -91,6 +105,18 @@ func ParseRequest(op Operation, body []byte) (ChatRequest, error) {
 		}
 		r.MaxCompletionTokens = *w.MaxCompletionTokens
 	}
+	if w.Store != nil {
+		r.Store = *w.Store
+	}
+	if w.PreviousResponseID != nil {
+		r.PreviousResponseID = *w.PreviousResponseID
+	}
+	if w.MaxOutputTokens != nil {
+		if *w.MaxOutputTokens < 0 {
+			return r, &RequestError{Param: "max_output_tokens", Message: "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 1."}
+		}
+		r.MaxOutputTokens = *w.MaxOutputTokens
+	}
 	switch op {
 	case ChatCompletions:
 		if len(w.Messages) == 0 || bytes.Equal(w.Messages, []byte("null")) {
@@ -102,6 +128,14 @@ func ParseRequest(op Operation, body []byte) (ChatRequest, error) {
 	case Embeddings:
 		if len(w.Input) == 0 || bytes.Equal(w.Input, []byte("null")) {
 			return r, &RequestError{Param: "input", Message: "Missing required parameter: 'input'."}
+		}
+	case Completions:
+		if len(w.Prompt) == 0 || bytes.Equal(w.Prompt, []byte("null")) {
+			return r, &RequestError{Param: "prompt", Message: "Missing required parameter: 'prompt'."}
+		}
+	case Responses:
+		if r.Model == "" {
+			return r, &RequestError{Param: "model", Message: "Missing required parameter: 'model'."}
 		}
 	}
 	return r, nil
@@ -127,7 +161,7 @@ func jsonKind(goKind string) string {
 // result. Without stream_options, the field is inserted after the opening
 // brace, leaving every other byte as the client sent it; otherwise only the
 // top-level object is re-encoded (values stay byte for byte).
-func RequestUsage(body []byte, r ChatRequest) ([]byte, error) {
+func RequestUsage(body []byte, r Request) ([]byte, error) {
 	const field = `"stream_options":{"include_usage":true}`
 	if !r.HasStreamOptions {
 		i := bytes.IndexByte(body, '{')

@@ -10,13 +10,15 @@ func TestParseRequest(t *testing.T) {
 		name      string
 		op        Operation
 		body      string
-		want      ChatRequest
+		want      Request
 		wantParam string // "" with wantErr false: no error
 		wantErr   bool
+		// storeFalse: the body says store: false (every other want has Store set).
+		storeFalse bool
 	}{
 		{name: "minimal chat", body: `{"messages":[{"role":"user","content":"hi"}]}`},
 		{name: "routing fields", body: `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"max_tokens":50,"max_completion_tokens":60,"messages":[]}`,
-			want: ChatRequest{Model: "gpt-4o", Stream: true, IncludeUsage: true, HasStreamOptions: true, MaxTokens: 50, MaxCompletionTokens: 60}},
+			want: Request{Model: "gpt-4o", Stream: true, IncludeUsage: true, HasStreamOptions: true, MaxTokens: 50, MaxCompletionTokens: 60}},
 		{name: "empty body", body: ``, wantErr: true},
 		{name: "malformed", body: `{"messages":[`, wantErr: true},
 		{name: "not an object", body: `[1,2]`, wantErr: true},
@@ -28,6 +30,15 @@ func TestParseRequest(t *testing.T) {
 		{name: "stream a string", body: `{"messages":[],"stream":"yes"}`, wantErr: true, wantParam: "stream"},
 		{name: "embeddings need input", op: Embeddings, body: `{"model":"x"}`, wantErr: true, wantParam: "input"},
 		{name: "embeddings", op: Embeddings, body: `{"input":"hello"}`},
+		{name: "embeddings token arrays", op: Embeddings, body: `{"input":[[1,2],[3]],"dimensions":256}`},
+		{name: "completions need prompt", op: Completions, body: `{"model":"x"}`, wantErr: true, wantParam: "prompt"},
+		{name: "completions", op: Completions, body: `{"prompt":["a","b"],"max_tokens":7,"stream":true}`, want: Request{MaxTokens: 7, Stream: true}},
+		{name: "responses need model", op: Responses, body: `{"input":"hi"}`, wantErr: true, wantParam: "model"},
+		{name: "responses", op: Responses, body: `{"model":"gpt-4o","input":"hi","previous_response_id":"resp_1","max_output_tokens":30,"stream":true}`,
+			want: Request{Model: "gpt-4o", PreviousResponseID: "resp_1", MaxOutputTokens: 30, Stream: true}},
+		{name: "responses not stored", op: Responses, body: `{"model":"gpt-4o","input":"hi","store":false}`, want: Request{Model: "gpt-4o"}, storeFalse: true},
+		{name: "responses max_output_tokens negative", op: Responses, body: `{"model":"m","max_output_tokens":-2}`, wantErr: true, wantParam: "max_output_tokens"},
+		{name: "responses previous id a number", op: Responses, body: `{"model":"m","previous_response_id":3}`, wantErr: true, wantParam: "previous_response_id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,6 +59,7 @@ func TestParseRequest(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
+			tt.want.Store = !tt.storeFalse
 			if got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}

@@ -34,15 +34,73 @@ func (u Usage) ReasoningTokens() int {
 	return u.CompletionDetails.ReasoningTokens
 }
 
-// UsageFromJSON reads `usage` from a non-streaming response body.
+// usageWire is `usage` in either API's words: prompt/completion tokens
+// (chat, completions, embeddings) or input/output tokens (Responses).
+type usageWire struct {
+	Usage
+	InputTokens  *int `json:"input_tokens"`
+	OutputTokens *int `json:"output_tokens"`
+	InputDetails *struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"input_tokens_details"`
+	OutputDetails *struct {
+		ReasoningTokens int `json:"reasoning_tokens"`
+	} `json:"output_tokens_details"`
+}
+
+// usage returns the wire usage as Usage: Responses' input tokens are the
+// prompt, its output tokens the completion.
+func (w *usageWire) usage() Usage {
+	u := w.Usage
+	if w.InputTokens != nil || w.OutputTokens != nil {
+		if w.InputTokens != nil {
+			u.PromptTokens = *w.InputTokens
+		}
+		if w.OutputTokens != nil {
+			u.CompletionTokens = *w.OutputTokens
+		}
+		if u.TotalTokens == 0 {
+			u.TotalTokens = u.PromptTokens + u.CompletionTokens
+		}
+		if w.InputDetails != nil {
+			u.PromptDetails = &struct {
+				CachedTokens int `json:"cached_tokens"`
+			}{w.InputDetails.CachedTokens}
+		}
+		if w.OutputDetails != nil {
+			u.CompletionDetails = &struct {
+				ReasoningTokens int `json:"reasoning_tokens"`
+			}{w.OutputDetails.ReasoningTokens}
+		}
+	}
+	return u
+}
+
+// UsageFromJSON reads `usage` from a non-streaming response body, in
+// chat-completions, completions, embeddings or Responses form.
 func UsageFromJSON(body []byte) (Usage, bool) {
 	var w struct {
-		Usage *Usage `json:"usage"`
+		Usage *usageWire `json:"usage"`
 	}
 	if err := json.Unmarshal(body, &w); err != nil || w.Usage == nil {
 		return Usage{}, false
 	}
-	return *w.Usage, true
+	return w.Usage.usage(), true
+}
+
+// ResponseFromJSON reads a Responses API response body: its id and usage.
+func ResponseFromJSON(body []byte) (id string, u Usage, ok bool) {
+	var w struct {
+		ID    string     `json:"id"`
+		Usage *usageWire `json:"usage"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		return "", Usage{}, false
+	}
+	if w.Usage != nil {
+		u, ok = w.Usage.usage(), true
+	}
+	return w.ID, u, ok
 }
 
 // SSEUsage finds the usage event in a server-sent event stream fed in
@@ -56,6 +114,12 @@ func UsageFromJSON(body []byte) (Usage, bool) {
 // it when it asked the backend for usage on behalf of a client that did not.
 type SSEUsage struct {
 	Strip bool
+	// Format is how the stream's events carry content and usage.
+	Format StreamFormat
+
+	// ResponseID is the Responses API response's id, from its first event
+	// that carries the response (response.created); empty otherwise.
+	ResponseID string
 
 	tail  []byte
 	out   []byte
@@ -70,6 +134,19 @@ type SSEUsage struct {
 }
 
 const maxContent = 1 << 20
+
+// StreamFormat says how a stream's events are shaped.
+type StreamFormat int
+
+const (
+	// ChunkStream is chat completions' and completions' chunks: content in
+	// choices[].delta.content or choices[].text, usage in a last chunk.
+	ChunkStream StreamFormat = iota
+	// ResponseStream is the Responses API's typed events (response.*):
+	// content in response.output_text.delta, usage in the response object
+	// of response.completed (or .incomplete, .failed).
+	ResponseStream
+)
 
 var doneEvent = []byte("[DONE]")
 
@@ -131,8 +208,19 @@ type usageChunk struct {
 		Delta struct {
 			Content string `json:"content"`
 		} `json:"delta"`
+		Text string `json:"text"`
 	} `json:"choices"`
 	Usage *Usage `json:"usage"`
+}
+
+// responseEvent is the part of a Responses API stream event spillway reads.
+type responseEvent struct {
+	Type     string `json:"type"`
+	Delta    string `json:"delta"`
+	Response *struct {
+		ID    string     `json:"id"`
+		Usage *usageWire `json:"usage"`
+	} `json:"response"`
 }
 
 // event reads one event and reports whether it is the usage-only event.
@@ -155,6 +243,10 @@ func (s *SSEUsage) event(ev []byte) (usageOnly bool) {
 			continue
 		}
 		s.Events++
+		if s.Format == ResponseStream {
+			s.responseEvent(data)
+			continue
+		}
 		var c usageChunk
 		if err := json.Unmarshal(data, &c); err != nil {
 			continue
@@ -162,6 +254,7 @@ func (s *SSEUsage) event(ev []byte) (usageOnly bool) {
 		for _, ch := range c.Choices {
 			if len(s.Content) < maxContent {
 				s.Content = append(s.Content, ch.Delta.Content...)
+				s.Content = append(s.Content, ch.Text...)
 			}
 		}
 		if c.Usage != nil {
@@ -172,6 +265,30 @@ func (s *SSEUsage) event(ev []byte) (usageOnly bool) {
 		}
 	}
 	return usageOnly
+}
+
+// responseEvent reads one Responses API event. Only the events that carry
+// the response object or text deltas are decoded.
+func (s *SSEUsage) responseEvent(data []byte) {
+	if !bytes.Contains(data, []byte(`"response"`)) && !bytes.Contains(data, []byte(`"delta"`)) {
+		return
+	}
+	var e responseEvent
+	if err := json.Unmarshal(data, &e); err != nil {
+		return
+	}
+	if e.Type == "response.output_text.delta" && len(s.Content) < maxContent {
+		s.Content = append(s.Content, e.Delta...)
+	}
+	if e.Response == nil {
+		return
+	}
+	if s.ResponseID == "" {
+		s.ResponseID = e.Response.ID
+	}
+	if e.Response.Usage != nil {
+		s.usage, s.found = e.Response.Usage.usage(), true
+	}
 }
 
 // Usage returns the usage seen so far and whether a usage event was seen.

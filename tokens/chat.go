@@ -216,7 +216,7 @@ func (cc counter) part(field string, part *jsonValue) error {
 	}
 	typ, _ := part.get("type").str()
 	switch string(typ) {
-	case "text", "input_text":
+	case "text", "input_text", "output_text":
 		cc.c.Messages += cc.strings(orNull(part.get("text")))
 	case "refusal":
 		cc.c.Messages += cc.strings(orNull(part.get("refusal")))
