@@ -191,13 +191,14 @@ func MissingAPIVersionOrPath() *Error {
 	return &Error{Status: http.StatusNotFound, Code: "404", Message: "Resource not found"}
 }
 
-// MethodNotAllowed is the 405 for anything but POST on an inference path.
+// MethodNotAllowed is the 405 for a method the path does not serve (anything
+// but POST on an inference path).
 func MethodNotAllowed(method string) *Error {
 	return &Error{
 		Status:  http.StatusMethodNotAllowed,
 		Code:    "405",
 		Type:    "invalid_request_error",
-		Message: fmt.Sprintf("Method %s is not allowed here; use POST.", method),
+		Message: fmt.Sprintf("Method %s is not allowed on this path.", method),
 	}
 }
 
@@ -233,4 +234,25 @@ func GatewayUnavailable(retryAfterSeconds int) *Error {
 		Type:    "server_error",
 		Message: fmt.Sprintf("The gateway cannot reach its routing service right now. Please retry after %d %s.", retryAfterSeconds, seconds),
 	}
+}
+
+// ResponseNotFound is the answer for a stored response (Responses API) the
+// gateway has no record of: a 400 previous_response_not_found for a
+// request continuing it (param previous_response_id), as OpenAI answers,
+// or a 404 for the /responses/{id} paths.
+func ResponseNotFound(id, paramName string) *Error {
+	if paramName != "" {
+		return &Error{Status: http.StatusBadRequest, Code: "previous_response_not_found", Type: "invalid_request_error",
+			Message: fmt.Sprintf("Previous response with id '%s' not found.", id), Param: param(paramName)}
+	}
+	return &Error{Status: http.StatusNotFound, Code: "404", Type: "invalid_request_error",
+		Message: fmt.Sprintf("Response with id '%s' not found.", id)}
+}
+
+// ResponseBackendGone is the answer for a stored response whose backend is
+// no longer in the gateway's config: no other backend has it.
+func ResponseBackendGone(id, backend, paramName string) *Error {
+	e := ResponseNotFound(id, paramName)
+	e.Message = fmt.Sprintf("Response with id '%s' was stored by backend '%s', which this gateway no longer serves.", id, backend)
+	return e
 }

@@ -2,57 +2,81 @@ package extproc
 
 import (
 	"strings"
-
-	"github.com/spillway-gw/spillway/openai"
 )
+
+// deploymentPather is an operation Azure serves on its deployment paths
+// (/openai/deployments/{deployment}/...) as well as on v1.
+type deploymentPather interface{ deploymentPath() }
 
 // target is what a client's request path asks for.
 type target struct {
-	op openai.Operation
-	// opPath is the operation's path suffix, e.g. "chat/completions".
-	opPath string
+	op operation
 	// model is the deployment named in an Azure-style path; empty for the
 	// v1 paths, where the body's "model" names it.
 	model string
+	// rest is the path after /openai/v1/ (v1 paths), e.g. "responses/resp_1/cancel".
+	rest string
+	// query is the client's query string, without the '?'.
+	query string
+	// id is the stored response a /responses/{id} path names.
+	id string
+}
+
+// v1Path is the Azure v1 path of the target, with the client's query.
+func (t target) v1Path() string {
+	p := "/openai/v1/" + t.rest
+	if t.query != "" {
+		p += "?" + t.query
+	}
+	return p
 }
 
 // parsePath understands Azure's deployment paths and the OpenAI/Azure v1
 // paths. Clients name spillway's models where Azure has deployment names.
 func parsePath(p string) (target, bool) {
+	var query string
 	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
+		p, query = p[:i], p[i+1:]
 	}
 	if rest, ok := strings.CutPrefix(p, "/openai/deployments/"); ok {
-		model, op, ok := strings.Cut(rest, "/")
+		model, opPath, ok := strings.Cut(rest, "/")
 		if !ok || model == "" {
 			return target{}, false
 		}
-		t, ok := operation(op)
-		if !ok {
+		op, ok := operations[strings.TrimSuffix(opPath, "/")]
+		if _, onDeployment := op.(deploymentPather); !ok || !onDeployment {
 			return target{}, false
 		}
-		t.model = model
-		return t, true
+		return target{op: op, model: model, query: query}, true
 	}
 	for _, prefix := range []string{"/openai/v1/", "/v1/"} {
-		if op, ok := strings.CutPrefix(p, prefix); ok {
-			return operation(op)
+		rest, ok := strings.CutPrefix(p, prefix)
+		if !ok {
+			continue
 		}
+		rest = strings.TrimSuffix(rest, "/")
+		t := target{rest: rest, query: query}
+		if op, ok := operations[rest]; ok {
+			t.op = op
+			return t, true
+		}
+		if r, ok := strings.CutPrefix(rest, "responses/"); ok {
+			id, sub, _ := strings.Cut(r, "/")
+			if id == "" || (sub != "" && sub != "cancel" && sub != "input_items") {
+				return target{}, false
+			}
+			t.op, t.id = storedResponseOp{sub: sub}, id
+			return t, true
+		}
+		if rest == "models" {
+			t.op = modelsOp{}
+			return t, true
+		}
+		if id, ok := strings.CutPrefix(rest, "models/"); ok && id != "" {
+			t.op, t.id = modelsOp{}, id
+			return t, true
+		}
+		return target{}, false
 	}
 	return target{}, false
-}
-
-func operation(op string) (target, bool) {
-	switch strings.TrimSuffix(op, "/") {
-	case "chat/completions":
-		return target{op: openai.ChatCompletions, opPath: "chat/completions"}, true
-	case "embeddings":
-		return target{op: openai.Embeddings, opPath: "embeddings"}, true
-	}
-	return target{}, false
-}
-
-// upstreamPath is the Azure path a backend is called on.
-func upstreamPath(b *Backend, opPath string) string {
-	return "/openai/deployments/" + b.Deployment + "/" + opPath + "?api-version=" + b.APIVersion
 }

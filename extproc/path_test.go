@@ -2,26 +2,37 @@ package extproc
 
 import (
 	"testing"
-
-	"github.com/spillway-gw/spillway/openai"
 )
 
 func TestParsePath(t *testing.T) {
+	chat, emb, comp := operations["chat/completions"], operations["embeddings"], operations["completions"]
 	tests := []struct {
 		path string
 		want target
 		ok   bool
 	}{
-		{"/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", target{op: openai.ChatCompletions, opPath: "chat/completions", model: "gpt-4o"}, true},
-		{"/openai/deployments/gpt-4o/chat/completions", target{op: openai.ChatCompletions, opPath: "chat/completions", model: "gpt-4o"}, true},
-		{"/openai/deployments/emb/embeddings?api-version=2024-10-21", target{op: openai.Embeddings, opPath: "embeddings", model: "emb"}, true},
-		{"/openai/v1/chat/completions", target{op: openai.ChatCompletions, opPath: "chat/completions"}, true},
-		{"/v1/chat/completions", target{op: openai.ChatCompletions, opPath: "chat/completions"}, true},
-		{"/v1/embeddings", target{op: openai.Embeddings, opPath: "embeddings"}, true},
+		{"/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", target{op: chat, model: "gpt-4o", query: "api-version=2024-10-21"}, true},
+		{"/openai/deployments/gpt-4o/chat/completions", target{op: chat, model: "gpt-4o"}, true},
+		{"/openai/deployments/emb/embeddings?api-version=2024-10-21", target{op: emb, model: "emb", query: "api-version=2024-10-21"}, true},
+		{"/openai/deployments/instruct/completions?api-version=2024-10-21", target{op: comp, model: "instruct", query: "api-version=2024-10-21"}, true},
+		{"/openai/v1/chat/completions", target{op: chat, rest: "chat/completions"}, true},
+		{"/v1/chat/completions", target{op: chat, rest: "chat/completions"}, true},
+		{"/v1/embeddings", target{op: emb, rest: "embeddings"}, true},
+		{"/openai/v1/completions", target{op: comp, rest: "completions"}, true},
+		{"/openai/v1/responses", target{op: responsesOp{}, rest: "responses"}, true},
+		{"/openai/v1/responses?api-version=preview", target{op: responsesOp{}, rest: "responses", query: "api-version=preview"}, true},
+		{"/openai/v1/responses/resp_1", target{op: storedResponseOp{}, rest: "responses/resp_1", id: "resp_1"}, true},
+		{"/v1/responses/resp_1/cancel", target{op: storedResponseOp{sub: "cancel"}, rest: "responses/resp_1/cancel", id: "resp_1"}, true},
+		{"/openai/v1/responses/resp_1/input_items?limit=5", target{op: storedResponseOp{sub: "input_items"}, rest: "responses/resp_1/input_items", id: "resp_1", query: "limit=5"}, true},
+		{"/openai/v1/models", target{op: modelsOp{}, rest: "models"}, true},
+		{"/openai/v1/models/gpt-4o", target{op: modelsOp{}, rest: "models/gpt-4o", id: "gpt-4o"}, true},
+		{"/openai/v1/responses/resp_1/other", target{}, false},
+		{"/openai/v1/responses/", target{op: responsesOp{}, rest: "responses"}, true},
+		{"/openai/deployments/gpt-4o/responses", target{}, false}, // Azure serves Responses on v1 only
 		{"/openai/deployments//chat/completions", target{}, false},
 		{"/openai/deployments/gpt-4o", target{}, false},
-		{"/openai/deployments/gpt-4o/completions", target{}, false},
-		{"/v1/models", target{}, false},
+		{"/openai/v1/audio/speech", target{}, false},
+		{"/openai/v1/batches", target{}, false},
 		{"/", target{}, false},
 	}
 	for _, tt := range tests {
@@ -31,12 +42,5 @@ func TestParsePath(t *testing.T) {
 				t.Errorf("parsePath(%q) = %+v, %v; want %+v, %v", tt.path, got, ok, tt.want, tt.ok)
 			}
 		})
-	}
-}
-
-func TestUpstreamPath(t *testing.T) {
-	b := &Backend{Deployment: "gpt-4o-ptu", APIVersion: "2024-10-21"}
-	if got, want := upstreamPath(b, "chat/completions"), "/openai/deployments/gpt-4o-ptu/chat/completions?api-version=2024-10-21"; got != want {
-		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package extproc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -17,7 +18,6 @@ import (
 	"github.com/spillway-gw/spillway/capacity"
 	"github.com/spillway-gw/spillway/openai"
 	"github.com/spillway-gw/spillway/telemetry"
-	"github.com/spillway-gw/spillway/tokens"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -88,6 +88,12 @@ type routerPhase struct {
 	outputShare int
 	flight      *flight
 	flightID    string
+	// routed: the decision is made (at headers, for operations without a
+	// body to read); a body that follows passes through.
+	routed bool
+	// recordID: a successful response is stored by its backend; its id is
+	// recorded so what continues it goes there. recorded once done.
+	recordID, recorded bool
 
 	span      trace.Span
 	firstByte time.Time // first response body chunk, for time to first token
@@ -98,11 +104,14 @@ func (p *routerPhase) handle(ctx context.Context, req *extprocsvc.ProcessingRequ
 	case *extprocsvc.ProcessingRequest_RequestHeaders:
 		return p.requestHeaders(ctx, req, r.RequestHeaders)
 	case *extprocsvc.ProcessingRequest_RequestBody:
+		if p.routed {
+			return continueResponse(req, nil)
+		}
 		return p.requestBody(ctx, req, r.RequestBody)
 	case *extprocsvc.ProcessingRequest_ResponseHeaders:
 		return p.responseHeaders(req)
 	case *extprocsvc.ProcessingRequest_ResponseBody:
-		return p.responseBody(req, r.ResponseBody)
+		return p.responseBody(ctx, req, r.ResponseBody)
 	}
 	return continueResponse(req, nil)
 }
@@ -129,10 +138,26 @@ func (p *routerPhase) requestHeaders(ctx context.Context, req *extprocsvc.Proces
 	if !ok {
 		return p.reject(azure.MissingAPIVersionOrPath())
 	}
-	if m := h.get(":method"); m != "POST" {
+	if m := h.get(":method"); !tgt.op.allows(m) {
 		return p.reject(azure.MethodNotAllowed(m))
 	}
 	p.target = tgt
+	p.req.Operation = tgt.op.name()
+	if lo, ok := tgt.op.(localOperation); ok {
+		status, body, e := lo.answer(p.t, tgt)
+		if e != nil {
+			return p.reject(e)
+		}
+		p.req.Status, p.req.Local = status, true
+		return localJSON(status, body)
+	}
+	// Headers a client sends under spillway's prefix are dropped: only
+	// spillway speaks in that namespace.
+	var m mutation
+	m.remove(h.spillwayKeys()...)
+	if tgt.op.atHeaders() {
+		return p.decide(ctx, req, nil, &m)
+	}
 	if cl := h.get("content-length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > p.t.bodyLimit {
 			return p.reject(azure.TooLarge(p.t.bodyLimit))
@@ -141,11 +166,12 @@ func (p *routerPhase) requestHeaders(ctx context.Context, req *extprocsvc.Proces
 	if hh.EndOfStream {
 		return p.reject(azure.BadRequest("The request body is empty; expected a JSON object.", ""))
 	}
-	// Headers a client sends under spillway's prefix are dropped: only
-	// spillway speaks in that namespace.
-	var m mutation
-	m.remove(h.spillwayKeys()...)
 	return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
+}
+
+// localOperation is an operation spillway answers itself.
+type localOperation interface {
+	answer(t *Table, tgt target) (status int, body []byte, e *azure.Error)
 }
 
 // clientKey is the key a client authenticates with: api-key, as Azure SDKs
@@ -164,7 +190,17 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	if int64(len(b.Body)) > p.t.bodyLimit {
 		return p.reject(azure.TooLarge(p.t.bodyLimit))
 	}
-	cr, err := openai.ParseRequest(p.target.op, b.Body)
+	return p.decide(ctx, req, b.Body, &mutation{})
+}
+
+// decide reads the request (body nil for operations routed at headers),
+// finds its model and the backend a stored response pins it to, counts it,
+// plans the backends and hands the order to Envoy. m holds header changes
+// already decided.
+func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequest, body []byte, m *mutation) *extprocsvc.ProcessingResponse {
+	op := p.target.op
+	p.routed = true
+	cr, err := op.parse(body)
 	if err != nil {
 		var re *openai.RequestError
 		if errors.As(err, &re) {
@@ -176,19 +212,31 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	if name == "" {
 		name = cr.Model
 	}
+	pinned, e := p.pinnedBackend(ctx, cr, name)
+	if e != nil {
+		return p.reject(e)
+	}
+	if pinned != nil {
+		name = pinned.Model
+	}
 	if name == "" {
 		return p.reject(azure.BadRequest("Missing required parameter: 'model'.", "model"))
 	}
 	p.req.Model, p.req.Stream = name, cr.Stream
-	p.span.SetName(operationName(p.target.op) + " " + name)
+	p.span.SetName(spanName(op, name))
 	model := p.t.models[name]
 	if model == nil {
 		return p.reject(azure.DeploymentNotFound(name))
 	}
 	p.model = model
+	p.recordID = op.stores(cr)
 
-	if rejected := p.count(model, b.Body); rejected != nil {
-		return rejected
+	if !op.atHeaders() {
+		c, e := op.count(model, body)
+		if e != nil {
+			return p.reject(e)
+		}
+		p.req.PromptTokens, p.req.Cost, p.outputShare = c.prompt, c.cost, c.output
 	}
 	// The flight ties this request to its attempts, which may reach
 	// another replica: its id (x-request-id) names the reservation in a
@@ -198,8 +246,20 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	if p.flightID = p.s.flights.add(p.req.ID, p.flight); p.flightID != p.req.ID {
 		p.req.ID, newID = p.flightID, true
 	}
-	ask := capacity.Ask{Consumer: p.req.Consumer, Cost: p.req.Cost, Output: p.outputShare, ID: p.flightID, Meta: traceparent(p.flight.span)}
-	d, err := p.s.plan(ctx, p.t, ask, model)
+	var d decision
+	if op.atHeaders() {
+		// Reading or managing a stored response costs no tokens: it goes
+		// to its backend whatever that backend's load.
+		d = decision{order: []*Backend{pinned}}
+	} else {
+		planned := model
+		if pinned != nil {
+			// Only the backend holding the stored response can serve it.
+			planned = model.pinnedTo(pinned)
+		}
+		ask := capacity.Ask{Consumer: p.req.Consumer, Cost: p.req.Cost, Output: p.outputShare, ID: p.flightID, Meta: traceparent(p.flight.span)}
+		d, err = p.s.plan(ctx, p.t, ask, planned)
+	}
 	p.req.QueueWait = d.queueWait
 	if err != nil {
 		p.s.flights.remove(p.flightID)
@@ -234,21 +294,21 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 		}
 		p.s.log.Debug("plan", slog.String("request_id", p.req.ID), slog.Any("order", names), slog.Int("cost", p.req.Cost), slog.Duration("queue_wait", d.queueWait))
 	}
-	resp := p.route(req, model, d.order)
+	resp := p.route(req, model, d.order, m)
 	md := resp.DynamicMetadata.Fields[xds.MetadataNamespace].GetStructValue().Fields
 	md["model"] = structpb.NewStringValue(model.Name)
 	md["path"] = structpb.NewStringValue(p.path)
 	md["consumer"] = structpb.NewStringValue(p.req.Consumer)
 	md["cost"] = structpb.NewNumberValue(float64(p.req.Cost))
 	md["queue_wait_ms"] = structpb.NewNumberValue(float64(d.queueWait.Milliseconds()))
-	common := resp.GetRequestBody().Response
+	common := commonResponse(resp)
 	if newID {
 		common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader("x-request-id", p.flightID))
 	}
-	if p.target.op == openai.ChatCompletions && cr.Stream && !cr.IncludeUsage && model.StreamUsage {
+	if op.streamUsage() && cr.Stream && !cr.IncludeUsage && model.StreamUsage {
 		// Without usage a stream's cost is a guess; ask for it, and hide
 		// the extra event from this client (see responseBody).
-		if body, err := openai.RequestUsage(b.Body, cr); err == nil {
+		if body, err := openai.RequestUsage(body, cr); err == nil {
 			p.stripUsage = true
 			common.BodyMutation = &extprocsvc.BodyMutation{Mutation: &extprocsvc.BodyMutation_Body{Body: body}}
 			common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))
@@ -257,30 +317,39 @@ func (p *routerPhase) requestBody(ctx context.Context, req *extprocsvc.Processin
 	return resp
 }
 
-// defaultCompletionTokens is the completion charged on arrival when a request
-// sets no max_tokens: what Microsoft's own simulator and APIM policies charge.
-const defaultCompletionTokens = 16
-
-// count counts the prompt, answers 400 when the request cannot fit the
-// model's context window (no backend is called), and sets the arrival cost.
-func (p *routerPhase) count(model *Model, body []byte) *extprocsvc.ProcessingResponse {
-	if p.target.op != openai.ChatCompletions {
-		// Embeddings: the input's tokens; the JSON around it is a few more.
-		p.req.PromptTokens = model.Tokens.Encoding.Count(body)
-		p.req.Cost = p.req.PromptTokens
-		return nil
+// pinnedBackend finds the backend a request must go to because it names a
+// stored response (previous_response_id, or /responses/{id}): only the
+// backend that stored it has it. An unknown id is the client's error here,
+// never a 404 from a backend that never had the response.
+func (p *routerPhase) pinnedBackend(ctx context.Context, cr openai.Request, model string) (*Backend, *azure.Error) {
+	id, param := p.target.op.affinity(p.target, cr)
+	if id == "" {
+		return nil, nil
 	}
-	cc, err := tokens.CountChat(model.Tokens, body)
+	name, found, err := p.s.responses.Get(ctx, id)
 	if err != nil {
-		return p.reject(azure.BadRequest(strings.TrimPrefix(err.Error(), tokens.ErrInvalidRequest.Error()+": "), "messages"))
+		p.s.log.Error("response affinity lookup failed", slog.String("request_id", p.req.ID), slog.String("error", err.Error()))
+		return nil, azure.ServerError(503)
 	}
-	if err := tokens.CheckContext(model.ContextWindow, cc); err != nil {
-		return p.reject(azure.ContextLengthExceededMessage(err.Error()))
+	if !found {
+		return nil, azure.ResponseNotFound(id, param)
 	}
-	p.req.PromptTokens = cc.Prompt
-	p.req.Cost = cc.Arrival(defaultCompletionTokens)
-	p.outputShare = cc.Completion(defaultCompletionTokens)
-	return nil
+	b := p.t.backends[name]
+	if b == nil || p.t.models[b.Model] == nil {
+		return nil, azure.ResponseBackendGone(id, name, param)
+	}
+	if model != "" && b.Model != model {
+		return nil, azure.BadRequest(fmt.Sprintf("Response '%s' was created with model '%s', not '%s'.", id, b.Model, model), param)
+	}
+	return b, nil
+}
+
+// pinnedTo is m with one backend: a request continuing a stored response
+// is planned (counted, queued, reserved) on the backend that stored it.
+func (m *Model) pinnedTo(b *Backend) *Model {
+	c := *m
+	c.Order, c.names, c.MaxAttempts = []*Backend{b}, []string{b.Name}, 1
+	return &c
 }
 
 // route hands the decision to Envoy: the model header selects the model's
@@ -288,8 +357,7 @@ func (p *routerPhase) count(model *Model, body []byte) *extprocsvc.ProcessingRes
 // again, which it honours only alongside a header mutation); the ordered
 // backend list goes to the cluster's override_host policy as dynamic
 // metadata; x-envoy-max-retries stops Envoy at the end of the list.
-func (p *routerPhase) route(req *extprocsvc.ProcessingRequest, model *Model, order []*Backend) *extprocsvc.ProcessingResponse {
-	var m mutation
+func (p *routerPhase) route(req *extprocsvc.ProcessingRequest, model *Model, order []*Backend, m *mutation) *extprocsvc.ProcessingResponse {
 	m.set(xds.ModelHeader, model.Name)
 	m.set("x-envoy-max-retries", strconv.Itoa(len(order)-1))
 	resp := continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get(), ClearRouteCache: true})
@@ -343,7 +411,7 @@ func (p *routerPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extpro
 		mode := extprocv3.ProcessingMode_BUFFERED
 		if p.isSSE {
 			mode = extprocv3.ProcessingMode_STREAMED
-			p.sse = &openai.SSEUsage{Strip: p.stripUsage}
+			p.sse = &openai.SSEUsage{Strip: p.stripUsage, Format: p.target.op.streamFormat()}
 		}
 		resp.ModeOverride = &extprocv3.ProcessingMode{ResponseBodyMode: mode}
 	}
@@ -360,13 +428,14 @@ func retryAfterFrom(h headers) string {
 	return "1"
 }
 
-func (p *routerPhase) responseBody(req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
+func (p *routerPhase) responseBody(ctx context.Context, req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
 	if p.firstByte.IsZero() {
 		p.firstByte = time.Now()
 	}
 	if p.isSSE {
 		out := p.sse.Write(b.Body)
 		p.req.Usage, p.req.UsageKnown = p.sse.Usage()
+		p.record(ctx, p.sse.ResponseID)
 		if p.stripUsage {
 			if b.EndOfStream {
 				out = append(out, p.sse.Flush()...)
@@ -376,9 +445,23 @@ func (p *routerPhase) responseBody(req *extprocsvc.ProcessingRequest, b *extproc
 			})
 		}
 	} else if b.EndOfStream {
-		p.req.Usage, p.req.UsageKnown = openai.UsageFromJSON(b.Body)
+		var id string
+		p.req.Usage, p.req.UsageKnown, id = p.target.op.usage(b.Body)
+		p.record(ctx, id)
 	}
 	return continueResponse(req, nil)
+}
+
+// record remembers which backend stored the response id (once, for a
+// successful response to a request that asked for it to be stored).
+func (p *routerPhase) record(ctx context.Context, id string) {
+	if !p.recordID || p.recorded || id == "" || p.req.Backend == "" || p.req.Status/100 != 2 {
+		return
+	}
+	p.recorded = true
+	if err := p.s.responses.Put(ctx, id, p.req.Backend, responseTTL); err != nil {
+		p.s.log.Error("response affinity not recorded", slog.String("request_id", p.req.ID), slog.String("response_id", id), slog.String("error", err.Error()))
+	}
 }
 
 func (p *routerPhase) done() {

@@ -36,6 +36,8 @@ type Server struct {
 	hostMetadata hostMetadataCache
 	tokens       BackendTokens
 	healthy      func(backend string) bool
+	// responses records which backend stored each response (Responses API).
+	responses ResponseStore
 }
 
 // Options are a Server's collaborators.
@@ -55,7 +57,14 @@ type Options struct {
 	// (false: e.g. no valid Entra ID token); backends it refuses are left
 	// out of every plan.
 	Healthy func(backend string) bool
+	// Responses records which backend stored each response of the
+	// Responses API; nil keeps them in memory (MemoryResponses).
+	Responses ResponseStore
 }
+
+// memoryResponsesMax bounds the default response store: about 100 bytes an
+// id, so some 50 MB at the bound.
+const memoryResponsesMax = 500_000
 
 // Observer learns what happened to every attempt and every request. The
 // capacity model and telemetry implement it; it must not block.
@@ -75,6 +84,9 @@ func NewServer(t *Table, o Options) *Server {
 	}
 	if s.observer == nil {
 		s.observer = nopObserver{}
+	}
+	if s.responses = o.Responses; s.responses == nil {
+		s.responses = NewMemoryResponses(memoryResponsesMax, nil)
 	}
 	s.SetTable(t)
 	return s
@@ -181,6 +193,35 @@ func localReply(e *azure.Error, extra ...[2]string) *extprocsvc.ProcessingRespon
 			Headers: m.get(),
 			Body:    e.Body(),
 			Details: "spillway_" + strconv.Itoa(e.Status),
+		},
+	}}
+}
+
+// commonResponse is the common part of a headers or body reply.
+func commonResponse(resp *extprocsvc.ProcessingResponse) *extprocsvc.CommonResponse {
+	switch r := resp.Response.(type) {
+	case *extprocsvc.ProcessingResponse_RequestHeaders:
+		return r.RequestHeaders.Response
+	case *extprocsvc.ProcessingResponse_RequestBody:
+		return r.RequestBody.Response
+	case *extprocsvc.ProcessingResponse_ResponseHeaders:
+		return r.ResponseHeaders.Response
+	case *extprocsvc.ProcessingResponse_ResponseBody:
+		return r.ResponseBody.Response
+	}
+	return nil
+}
+
+// localJSON answers the client directly with a JSON body.
+func localJSON(status int, body []byte) *extprocsvc.ProcessingResponse {
+	var m mutation
+	m.set("content-type", "application/json")
+	return &extprocsvc.ProcessingResponse{Response: &extprocsvc.ProcessingResponse_ImmediateResponse{
+		ImmediateResponse: &extprocsvc.ImmediateResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(status)},
+			Headers: m.get(),
+			Body:    body,
+			Details: "spillway_" + strconv.Itoa(status),
 		},
 	}}
 }

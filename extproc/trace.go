@@ -7,7 +7,6 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/spillway-gw/spillway/config"
-	"github.com/spillway-gw/spillway/openai"
 	"github.com/spillway-gw/spillway/telemetry"
 )
 
@@ -25,7 +24,7 @@ func (p *routerPhase) startSpan(ctx context.Context, h headers) {
 	}
 	op := ""
 	if tgt, ok := parsePath(h.get(":path")); ok {
-		op = operationName(tgt.op)
+		op = tgt.op.name()
 	}
 	// The span lives as long as this stream, not the gRPC call's context.
 	_, p.span = tel.StartRequest(context.WithoutCancel(ctx), op, "")
@@ -33,7 +32,7 @@ func (p *routerPhase) startSpan(ctx context.Context, h headers) {
 
 func (p *routerPhase) endSpan() {
 	r := telemetry.RequestInfo{
-		Operation: operationName(p.target.op),
+		Operation: p.req.Operation,
 		Model:     p.req.Model,
 		Consumer:  p.req.Consumer,
 		Backend:   p.req.Backend,
@@ -49,11 +48,6 @@ func (p *routerPhase) endSpan() {
 	}
 	if p.isSSE && !p.firstByte.IsZero() {
 		r.TimeToFirstToken = p.firstByte.Sub(p.start)
-	}
-	if p.target.opPath != "" {
-		p.req.Operation = r.Operation
-	} else {
-		r.Operation = ""
 	}
 	p.req.TimeToFirstToken = r.TimeToFirstToken
 	r.SpillReason = p.spillReason()
@@ -76,11 +70,12 @@ func (p *routerPhase) spillReason() string {
 	return telemetry.SpillCapacity
 }
 
-func operationName(op openai.Operation) string {
-	if op == openai.Embeddings {
-		return telemetry.OperationEmbeddings
+// spanName is the request span's name: the operation and the model.
+func spanName(op operation, model string) string {
+	if n := op.name(); n != "" {
+		return n + " " + model
 	}
-	return telemetry.OperationChat
+	return model
 }
 
 // retryAfterOf is the wait a throttled attempt's headers ask for, for its span.

@@ -56,14 +56,19 @@ type upstreamPhase struct {
 	res *capacity.Reservation
 	// header of the response, kept when the body is needed to observe it.
 	header headers
-	flight *flight
-	span   trace.Span
+	// rewrite is the operation whose attempts carry their own body; nil
+	// when the client's body goes as it is.
+	rewrite operation
+	flight  *flight
+	span    trace.Span
 }
 
 func (p *upstreamPhase) handle(_ context.Context, req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
 	switch r := req.Request.(type) {
 	case *extprocsvc.ProcessingRequest_RequestHeaders:
 		return p.requestHeaders(req)
+	case *extprocsvc.ProcessingRequest_RequestBody:
+		return p.requestBody(req, r.RequestBody)
 	case *extprocsvc.ProcessingRequest_ResponseHeaders:
 		return p.responseHeaders(req)
 	case *extprocsvc.ProcessingRequest_ResponseBody:
@@ -107,11 +112,48 @@ func (p *upstreamPhase) requestHeaders(req *extprocsvc.ProcessingRequest) *extpr
 		parent := trace.ContextWithRemoteSpanContext(context.Background(), p.flight.span)
 		_, p.span = p.s.tel.StartAttempt(parent, p.attemptInfo())
 	}
-	if tgt, ok := parsePath(h.get(":path")); ok {
-		m.set(":path", upstreamPath(b, tgt.opPath))
+	tgt, ok := parsePath(h.get(":path"))
+	if ok {
+		m.set(":path", tgt.op.upstreamPath(b, tgt))
 	}
 	p.setCredential(&m, b)
-	return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
+	resp := continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
+	if ok && tgt.op.perAttemptBody() && !req.GetRequestHeaders().GetEndOfStream() {
+		// This attempt's body differs from the client's (the Responses API
+		// names the deployment in it): have Envoy send it. The router
+		// hands each attempt a fresh copy of the client's body, so the
+		// rewrite for one backend never reaches the next.
+		p.rewrite = tgt.op
+		resp.ModeOverride = &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SEND,
+			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		}
+	}
+	return resp
+}
+
+// requestBody rewrites the attempt's body for its backend.
+func (p *upstreamPhase) requestBody(req *extprocsvc.ProcessingRequest, b *extprocsvc.HttpBody) *extprocsvc.ProcessingResponse {
+	if p.rewrite == nil || p.attempt.Backend == nil {
+		return continueResponse(req, nil)
+	}
+	body, err := p.rewrite.attemptBody(p.attempt.Backend, b.Body)
+	if err != nil || body == nil {
+		// The router phase validated the body: this does not happen. The
+		// attempt goes as the client sent it, and the backend answers.
+		p.s.log.Error("attempt body not rewritten", slog.String("request_id", p.attempt.RequestID), slog.String("backend", p.attempt.Backend.Name), slog.Any("error", err))
+		return continueResponse(req, nil)
+	}
+	var m mutation
+	m.set("content-length", strconv.Itoa(len(body)))
+	return continueResponse(req, &extprocsvc.CommonResponse{
+		HeaderMutation: m.get(),
+		BodyMutation:   &extprocsvc.BodyMutation{Mutation: &extprocsvc.BodyMutation_Body{Body: body}},
+	})
 }
 
 func (p *upstreamPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
