@@ -77,6 +77,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, name, op strin
 		return
 	}
 	d.countRequest()
+	if k := presentedKey(r); !d.opens(k, s.ownKey(k)) {
+		// Another deployment's own key: as Azure answers a key of
+		// another resource.
+		d.record("401")
+		echoClientRequestID(w, r)
+		azure.Unauthorized().Write(w)
+		return
+	}
 	c := &call{s: s, d: d, w: w, r: r, op: op, v1: v1, requestID: s.newRequestID()}
 	c.setCommonHeaders()
 	if !v1 {
@@ -236,11 +244,16 @@ func (c *call) serve(body []byte) {
 		c.reset(nil)
 		return
 	}
-	if c.op == opEmbeddings {
+	switch c.op {
+	case opEmbeddings:
 		c.serveEmbeddings(body, plan)
-		return
+	case opCompletions:
+		c.serveCompletions(body, draw, plan)
+	case opResponses:
+		c.serveResponses(body, draw, plan)
+	default:
+		c.serveChat(body, draw, plan)
 	}
-	c.serveChat(body, draw, plan)
 }
 
 // statusClientClosed is the ledger key of a request whose client went away

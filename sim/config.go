@@ -128,6 +128,12 @@ type Deployment struct {
 	// DisableLocalAuth refuses keys: only Entra ID tokens are accepted, as
 	// on an Azure resource with disableLocalAuth set.
 	DisableLocalAuth bool `yaml:"disable_local_auth"`
+
+	// Keys are this deployment's own keys, as an Azure resource has its
+	// own: they open this deployment and no other (top-level keys open
+	// every deployment). Stored responses are found through them on the
+	// /responses/{id} routes, which name no deployment.
+	Keys []string `yaml:"keys"`
 }
 
 // Latency is the response time model: time to first token, then output speed.
@@ -260,6 +266,11 @@ func (c *Config) Validate() error {
 			bad(p+".name", "%q already used by deployments[%d]", d.Name, j)
 		}
 		seen[d.Name] = i
+		for j, k := range d.Keys {
+			if k == "" {
+				bad(fmt.Sprintf("%s.keys[%d]", p, j), "must not be empty")
+			}
+		}
 		switch d.Kind {
 		case KindStandard:
 			if d.TPM <= 0 {

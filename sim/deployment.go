@@ -28,6 +28,22 @@ type deployment struct {
 	bucket   *bucket // provisioned
 	rng      *rand.Rand
 	ledger   ledgerCounts
+
+	// keys are the deployment's own keys (cfg.Keys): they open it alone.
+	keys map[string]struct{}
+	// responses are the Responses API responses stored on it.
+	responses responseStore
+}
+
+// opens reports whether a request authorized with key may reach d: a
+// deployment's own key (ownKey) opens that deployment alone; any other
+// credential the server accepted opens every deployment.
+func (d *deployment) opens(key string, ownKey bool) bool {
+	if !ownKey {
+		return true
+	}
+	_, ok := d.keys[key]
+	return ok
 }
 
 // requestWindow is the standard deployments' request window, 10 seconds.
@@ -55,6 +71,12 @@ func newDeployment(cfg *Deployment, scale float64, seed uint64, now time.Time) *
 		d.bucket = newBucket(cfg.CapacityTPM, minute, now)
 	}
 	d.ledger.responses = make(map[string]int64)
+	if len(cfg.Keys) > 0 {
+		d.keys = make(map[string]struct{}, len(cfg.Keys))
+		for _, k := range cfg.Keys {
+			d.keys[k] = struct{}{}
+		}
+	}
 	return d
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -37,7 +38,8 @@ type Server struct {
 	count       PromptCounter // nil: the built-in approximation on the parsed request
 	log         *slog.Logger
 	keys        map[string]struct{}
-	entra       *jwtauth.Verifier // nil: tokens are not accepted
+	entra       *jwtauth.Verifier   // nil: tokens are not accepted
+	globalKeys  map[string]struct{} // top-level keys (keys also has the deployments' own)
 	deployments map[string]*deployment
 	order       []string // deployment names in config order
 	ids         atomic.Uint64
@@ -72,12 +74,19 @@ func New(cfg *Config, opts Options) (*Server, error) {
 	for _, k := range cfg.Keys {
 		s.keys[k] = struct{}{}
 	}
+	// globalKeys open every deployment; s.keys also holds the deployments'
+	// own keys, which pass the first check and are then held to theirs.
+	globalKeys := maps.Clone(s.keys)
 	now := s.clock.Now()
 	for i := range cfg.Deployments {
 		d := &cfg.Deployments[i]
 		s.deployments[d.Name] = newDeployment(d, cfg.TimeScale, cfg.Seed, now)
 		s.order = append(s.order, d.Name)
+		for _, k := range d.Keys {
+			s.keys[k] = struct{}{}
+		}
 	}
+	s.globalKeys = globalKeys
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	return s, nil
 }
@@ -87,6 +96,8 @@ const (
 	deploymentsPrefix = "/openai/deployments/"
 	v1Chat            = "/openai/v1/chat/completions"
 	v1Embeddings      = "/openai/v1/embeddings"
+	v1Completions     = "/openai/v1/completions"
+	v1Responses       = "/openai/v1/responses"
 	ledgerPath        = "/_sim/ledger"
 	resetPath         = "/_sim/reset"
 	healthPath        = "/_sim/health"
@@ -94,8 +105,10 @@ const (
 
 // Operations.
 const (
-	opChat       = "chat/completions"
-	opEmbeddings = "embeddings"
+	opChat        = "chat/completions"
+	opEmbeddings  = "embeddings"
+	opCompletions = "completions"
+	opResponses   = "responses"
 )
 
 func errNotFound() *azure.Error {
@@ -112,7 +125,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(p, deploymentsPrefix):
 		name, op, ok := strings.Cut(p[len(deploymentsPrefix):], "/")
-		if !ok || (op != opChat && op != opEmbeddings) || name == "" {
+		if !ok || (op != opChat && op != opEmbeddings && op != opCompletions) || name == "" {
 			errNotFound().Write(w)
 			return
 		}
@@ -121,6 +134,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAPI(w, r, "", opChat, true)
 	case p == v1Embeddings:
 		s.serveAPI(w, r, "", opEmbeddings, true)
+	case p == v1Completions:
+		s.serveAPI(w, r, "", opCompletions, true)
+	case p == v1Responses:
+		s.serveAPI(w, r, "", opResponses, true)
+	case strings.HasPrefix(p, v1Responses+"/"):
+		s.serveStoredResponse(w, r, p[len(v1Responses)+1:])
 	case p == ledgerPath:
 		if r.Method != http.MethodGet {
 			errMethod().Write(w)

@@ -135,7 +135,7 @@ func TestRoutesAndErrors(t *testing.T) {
 		{"v1 missing model", "POST", "/openai/v1/chat/completions", `{"messages":[]}`, nil, 400, "", "'model' is a required property"},
 		{"unknown deployment", "POST", chat("nope"), hello, nil, 404, "DeploymentNotFound", `"nope"`},
 		{"missing api-version", "POST", "/openai/deployments/std/chat/completions", hello, nil, 404, "404", "Resource not found"},
-		{"unknown operation", "POST", "/openai/deployments/std/completions?api-version=2024-10-21", hello, nil, 404, "404", "Resource not found"},
+		{"unknown operation", "POST", "/openai/deployments/std/audio/speech?api-version=2024-10-21", hello, nil, 404, "404", "Resource not found"},
 		{"unknown path", "GET", "/nope", "", nil, 404, "404", "Resource not found"},
 		{"GET chat", "GET", chat("std"), "", nil, 405, "405", "not allowed"},
 		{"no key", "POST", chat("std"), hello, []string{"noauth", ""}, 401, "401", "Access denied"},
