@@ -176,6 +176,8 @@ func (c *call) serveCompletions(body []byte, draw uint64, plan faultPlan) {
 		h.Set("Content-Type", "text/event-stream; charset=utf-8")
 		h.Set("Cache-Control", "no-cache")
 		c.w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(c.w)
+		_ = rc.Flush() // a stream is chunked, never sent with a content-length
 		event := func(v map[string]any) {
 			for k, x := range head {
 				v[k] = x
@@ -192,6 +194,7 @@ func (c *call) serveCompletions(body []byte, draw uint64, plan faultPlan) {
 			event(map[string]any{"choices": []any{}, "usage": usage})
 		}
 		_, _ = fmt.Fprint(c.w, "data: [DONE]\n\n")
+		_ = rc.Flush()
 		return
 	}
 	head["choices"], head["usage"] = choices, usage

@@ -76,11 +76,13 @@ type stackOptions struct {
 	// simAddr shares another stack's simulator; vars fill more {{NAME}}s.
 	simAddr string
 	vars    map[string]string
+	// secrets are extra files written before spillway starts.
+	secrets map[string]string
 }
 
 func startStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
-	e := e2etest.StartStack(t, e2etest.Options{Bin: spillwayBin, SimYAML: o.simYAML, GatewayYAML: o.gatewayYAML, SimAddr: o.simAddr, Vars: o.vars})
+	e := e2etest.StartStack(t, e2etest.Options{Bin: spillwayBin, SimYAML: o.simYAML, GatewayYAML: o.gatewayYAML, SimAddr: o.simAddr, Vars: o.vars, Secrets: o.secrets})
 	return &stack{
 		t: t, e: e,
 		dir:         e.Dir,
@@ -128,7 +130,18 @@ func (s *stack) chat(ctx context.Context, body string, hdr map[string]string) re
 
 func (s *stack) post(ctx context.Context, path, body string, hdr map[string]string) response {
 	s.t.Helper()
-	req, err := http.NewRequestWithContext(ctx, "POST", s.gatewayURL+path, strings.NewReader(body))
+	return s.do(ctx, "POST", path, body, hdr)
+}
+
+// do sends one request through Envoy with the client's key; it fails the
+// test only when no response arrives.
+func (s *stack) do(ctx context.Context, method, path, body string, hdr map[string]string) response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.gatewayURL+path, rd)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -139,12 +152,12 @@ func (s *stack) post(ctx context.Context, path, body string, hdr map[string]stri
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatalf("POST %s: %v", path, err)
+		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		s.t.Fatalf("read body of POST %s: %v", path, err)
+		s.t.Fatalf("read body of %s %s: %v", method, path, err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
