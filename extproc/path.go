@@ -49,6 +49,12 @@ func parsePath(p string) (target, bool) {
 		}
 		return target{op: op, model: model, query: query}, true
 	}
+	if rest, ok := strings.CutPrefix(p, "/openai/"); ok && (rest == "responses" || strings.HasPrefix(rest, "responses/")) {
+		// The Responses API's preview surface, which AzureOpenAI clients
+		// configured with an api-version call: served on v1, where no
+		// dated api-version is wanted.
+		p, query = "/openai/v1/"+rest, withoutAPIVersion(query)
+	}
 	for _, prefix := range []string{"/openai/v1/", "/v1/"} {
 		rest, ok := strings.CutPrefix(p, prefix)
 		if !ok {
@@ -79,4 +85,15 @@ func parsePath(p string) (target, bool) {
 		return target{}, false
 	}
 	return target{}, false
+}
+
+// withoutAPIVersion drops api-version from a query string.
+func withoutAPIVersion(query string) string {
+	var kept []string
+	for _, kv := range strings.Split(query, "&") {
+		if kv != "" && !strings.HasPrefix(kv, "api-version=") {
+			kept = append(kept, kv)
+		}
+	}
+	return strings.Join(kept, "&")
 }
