@@ -216,6 +216,13 @@ func GatewayAtCapacity(model, retryAfterSeconds string) *Error {
 	return rateLimited(fmt.Sprintf("Every deployment serving %s is at its rate limit. Please retry after %s seconds.", model, retryAfterSeconds))
 }
 
+// StoredResponseBackendAtCapacity is spillway's 429 for a request that must
+// go to the one backend holding a stored response, while that backend is
+// at its rate limit: only it can serve the request, so the client waits.
+func StoredResponseBackendAtCapacity(id, retryAfterSeconds string) *Error {
+	return rateLimited(fmt.Sprintf("The deployment that stored response '%s' is at its rate limit, and only it has the response. Please retry after %s seconds.", id, retryAfterSeconds))
+}
+
 // ServerBusy is a 503 for a request abandoned while it waited.
 func ServerBusy() *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: "503", Message: "The request was abandoned while waiting for capacity."}

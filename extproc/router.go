@@ -271,7 +271,12 @@ func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequ
 		if errors.As(err, &nc) {
 			wait := time.Until(nc.retryAt)
 			secs := azure.RetryAfterSeconds(wait.Milliseconds())
-			return p.reject(azure.GatewayAtCapacity(name, secs), [2]string{"retry-after", secs}, [2]string{"retry-after-ms", strconv.FormatInt(max(wait.Milliseconds(), 0), 10)})
+			e := azure.GatewayAtCapacity(name, secs)
+			if pinned != nil {
+				id, _ := op.affinity(p.target, cr)
+				e = azure.StoredResponseBackendAtCapacity(id, secs)
+			}
+			return p.reject(e, [2]string{"retry-after", secs}, [2]string{"retry-after-ms", strconv.FormatInt(max(wait.Milliseconds(), 0), 10)})
 		}
 		// The client went away while its request was held.
 		p.s.log.Debug("request abandoned while waiting for capacity", slog.String("request_id", p.req.ID), slog.String("error", err.Error()))

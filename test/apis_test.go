@@ -121,6 +121,15 @@ func TestAPIs(t *testing.T) {
 			t.Errorf("429 without retry-after: %v", r.header)
 		}
 		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {}, deploymentE2: {"429": 1}, deploymentW3: {}})
+		// While it cools down, spillway answers for it: a clear 429, not a
+		// 404 from a backend that never had the response.
+		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"again","previous_response_id":"`+second.ID+`"}`, nil)
+		expectStatus(t, r, 429)
+		expectAzureError(t, r, "429")
+		if !strings.Contains(r.body, second.ID) || r.header.Get("retry-after") == "" || r.header.Get("x-spillway-backend") != "" {
+			t.Errorf("local 429: %v %s", r.header, r.body)
+		}
+		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {}, deploymentE2: {"429": 1}, deploymentW3: {}})
 	})
 
 	t.Run("responses: unknown and unstored ids are answered by spillway", func(t *testing.T) {
