@@ -47,3 +47,28 @@ func TestParsePath(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParsePath: any path either is refused or names an operation whose
+// upstream path parses back to the same operation (the upstream phase of a
+// retry sees the previous attempt's path), with no panic.
+func FuzzParsePath(f *testing.F) {
+	for _, p := range []string{"/openai/v1/responses/resp_1/cancel?x=1", "/openai/deployments/d/embeddings?api-version=1",
+		"/v1/models/", "/openai/responses?api-version=2025-04-01-preview&a=b", "/openai/v1/responses//"} {
+		f.Add(p)
+	}
+	b := &Backend{Deployment: "dep", APIVersion: "2024-10-21"}
+	f.Fuzz(func(t *testing.T, path string) {
+		tgt, ok := parsePath(path)
+		if !ok {
+			return
+		}
+		if _, local := tgt.op.(localOperation); local {
+			return
+		}
+		up := tgt.op.upstreamPath(b, tgt)
+		again, ok := parsePath(up)
+		if !ok || again.op != tgt.op || again.id != tgt.id {
+			t.Fatalf("%q -> %q -> %+v, %v", path, up, again, ok)
+		}
+	})
+}

@@ -116,3 +116,38 @@ func TestSSEContentForEstimates(t *testing.T) {
 		t.Errorf("content = %q, want %q", s.Content, "Hello")
 	}
 }
+
+func TestUsageFromJSONForms(t *testing.T) {
+	tests := []struct {
+		name                    string
+		body                    string
+		prompt, completion, tot int
+		cached, reasoning       int
+	}{
+		{"chat", `{"usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}}`, 9, 4, 13, 0, 0},
+		{"embeddings", `{"data":[],"usage":{"prompt_tokens":5,"total_tokens":5}}`, 5, 0, 5, 0, 0},
+		{"responses", `{"id":"resp_1","usage":{"input_tokens":11,"input_tokens_details":{"cached_tokens":3},"output_tokens":6,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":17}}`, 11, 6, 17, 3, 2},
+		{"responses without total", `{"usage":{"input_tokens":1,"output_tokens":2}}`, 1, 2, 3, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, ok := UsageFromJSON([]byte(tt.body))
+			if !ok || u.PromptTokens != tt.prompt || u.CompletionTokens != tt.completion || u.TotalTokens != tt.tot || u.CachedTokens() != tt.cached || u.ReasoningTokens() != tt.reasoning {
+				t.Fatalf("got %+v %v", u, ok)
+			}
+		})
+	}
+	if id, u, ok := ResponseFromJSON([]byte(`{"id":"resp_9","status":"queued","usage":null}`)); id != "resp_9" || ok || u.TotalTokens != 0 {
+		t.Errorf("a background response: id %q usage %+v %v", id, u, ok)
+	}
+}
+
+// TestSSECompletionsText: legacy completions stream text in choices[].text,
+// counted for a cut stream's estimate.
+func TestSSECompletionsText(t *testing.T) {
+	var s SSEUsage
+	s.Write([]byte("data: {\"choices\":[{\"text\":\"Hel\",\"index\":0}]}\n\ndata: {\"choices\":[{\"text\":\"lo\",\"index\":0}]}\n\n"))
+	if string(s.Content) != "Hello" {
+		t.Fatalf("content %q", s.Content)
+	}
+}

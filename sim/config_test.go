@@ -99,7 +99,7 @@ keys: [""]
 deployments:
   - {kind: standard}
   - {name: a/b, kind: serverless}
-  - {name: p, kind: provisioned, tpm: 5}
+  - {name: p, kind: provisioned, tpm: 5, keys: ["ok", ""]}
   - {name: p, kind: standard, tpm: 100, capacity_tpm: 3, estimate: guess, completion: {mode: random, min: 5, max: 2},
      throttle_headers: loud, throttle_message: rude, faults: {probability: 2, kinds: [418]}, latency: {first_token_ms: -1}}
 `,
@@ -111,6 +111,7 @@ deployments:
 				`deployments[1].name: "a/b" must not contain`,
 				`deployments[1].kind: "serverless" must be`,
 				"deployments[2].capacity_tpm: must be > 0",
+				"deployments[2].keys[1]: must not be empty",
 				"deployments[2].tpm: tpm and rpm only apply to standard",
 				`deployments[3].name: "p" already used by deployments[2]`,
 				"deployments[3].capacity_tpm: only applies to provisioned",
