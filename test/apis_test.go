@@ -25,7 +25,9 @@ func ownKeyBackend(name, kind, deployment, region, keyFile string, capacity, pri
 	return strings.Replace(backendYAML(name, kind, deployment, region, capacity, priority), "secrets/sim-key", keyFile, 1)
 }
 
-// apisGateway routes by capacity; each backend calls with its resource's key.
+// apisGateway routes by capacity; each backend calls with its resource's
+// key. The PTU's capacity is the gateway's belief, small on purpose (the
+// simulator's is large), so one held request puts it under pressure.
 var apisGateway = gatewayHead + `
 routing: capacity
 capacity:
@@ -34,7 +36,7 @@ models:
   - name: gpt-4o
     context_window: 8192
     backends:` +
-	ownKeyBackend(backendPTU, "ptu", deploymentPTU, "eastus", "secrets/key-ptu", 1000000, 0) +
+	ownKeyBackend(backendPTU, "ptu", deploymentPTU, "eastus", "secrets/key-ptu", 2000, 0) +
 	ownKeyBackend(backendEast2, "tpm", deploymentE2, "eastus2", "secrets/key-e2", 1000000, 1) +
 	ownKeyBackend(backendWest3, "tpm", deploymentW3, "westus3", "secrets/key-w3", 1000000, 2)
 
@@ -130,6 +132,50 @@ func TestAPIs(t *testing.T) {
 			t.Errorf("local 429: %v %s", r.header, r.body)
 		}
 		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {}, deploymentE2: {"429": 1}, deploymentW3: {}})
+	})
+
+	t.Run("responses: a conversation stored on the PTU stays there while new work spills", func(t *testing.T) {
+		s.waitNoCooldown()
+		s.resetLedger()
+		r := s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Plan a canal.","max_output_tokens":40}`, nil)
+		expectStatus(t, r, 200)
+		expectServedBy(t, r, backendPTU, "ptu", "1")
+		first := decodeResponseBody(t, r.body)
+		// Hold 1500 of the PTU's 2000 tokens with a slow request in flight.
+		held := make(chan response, 1)
+		go func() {
+			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1500}`,
+				map[string]string{"x-sim-fault": "slow-first-byte=2000@" + deploymentPTU})
+		}()
+		waitFor(t, "the held request to reach the PTU", 10*time.Second, func() bool {
+			return s.ledger().Deployments[deploymentPTU].Requests == 2
+		})
+		// New work that does not fit spills ...
+		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Something new.","max_output_tokens":1000}`, nil)
+		expectStatus(t, r, 200)
+		expectServedBy(t, r, backendEast2, "tpm", "1")
+		// ... but a follow-up that does not fit either must not: only the
+		// PTU has the conversation, so the client is told to come back.
+		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Long answer please.","max_output_tokens":1000,"previous_response_id":"`+first.ID+`"}`, nil)
+		expectStatus(t, r, 429)
+		expectAzureError(t, r, "429")
+		if !strings.Contains(r.body, first.ID) || r.header.Get("retry-after") == "" || r.header.Get("x-spillway-backend") != "" {
+			t.Errorf("pinned follow-up without room: %v %s", r.header, r.body)
+		}
+		// Follow-ups that fit go to the PTU, stream and JSON.
+		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Where does it go?","stream":true,"max_output_tokens":50,"previous_response_id":"`+first.ID+`"}`, nil)
+		expectStatus(t, r, 200)
+		expectServedBy(t, r, backendPTU, "ptu", "1")
+		second := completedEvent(t, r.body)
+		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Thanks.","max_output_tokens":50,"previous_response_id":"`+second.ID+`"}`, nil)
+		expectStatus(t, r, 200)
+		expectServedBy(t, r, backendPTU, "ptu", "1")
+		expectServedBy(t, <-held, backendPTU, "ptu", "1")
+		// With the PTU's room back, the long follow-up is served there.
+		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Long answer please.","max_output_tokens":1000,"previous_response_id":"`+first.ID+`"}`, nil)
+		expectStatus(t, r, 200)
+		expectServedBy(t, r, backendPTU, "ptu", "1")
+		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {"200": 5}, deploymentE2: {"200": 1}, deploymentW3: {}})
 	})
 
 	t.Run("responses: unknown and unstored ids are answered by spillway", func(t *testing.T) {
