@@ -61,3 +61,39 @@ func FuzzParseEmbeddingsRequest(f *testing.F) {
 		_ = appendEmbeddings(nil, &r, `"m"`, 4, 1, approxEmbeddingTokens(&r))
 	})
 }
+
+// FuzzParseNewAPIs: no Responses or completions body makes the simulator
+// panic; every rejection is a well-formed Azure 400, and an accepted
+// Responses body yields a JSON chat body for the prompt counter.
+func FuzzParseNewAPIs(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","input":"hi","instructions":"be brief","max_output_tokens":5}`,
+		`{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_image","image_url":"u"}]},{"type":"function_call","name":"f","arguments":"{}"}],"tools":[{"type":"function","name":"f","parameters":{}}]}`,
+		`{"model":"m","previous_response_id":"resp_1"}`,
+		`{"prompt":[[1,2],[3]],"n":2,"best_of":3}`, `{"prompt":"x","stream":true,"stream_options":{}}`,
+		`{"input":[{"role":5}]}`, `[]`, `{`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		check := func(err interface {
+			Body() []byte
+		}, status int) {
+			if status != 400 {
+				t.Fatalf("status %d for %q", status, body)
+			}
+			var v map[string]any
+			if jerr := json.Unmarshal(err.Body(), &v); jerr != nil {
+				t.Fatalf("error body is not JSON: %v", jerr)
+			}
+		}
+		if r, err := parseResponsesRequest(body); err != nil {
+			check(err, err.Status)
+		} else if !json.Valid(r.chat) {
+			t.Fatalf("chat body for the counter is not JSON, from %q: %s", body, r.chat)
+		}
+		if _, err := parseCompletionsRequest(body); err != nil {
+			check(err, err.Status)
+		}
+	})
+}
