@@ -184,3 +184,24 @@ func TestOperationUsage(t *testing.T) {
 		t.Fatal("responses streams end without [DONE]")
 	}
 }
+
+// TestPinnedTo: a request on a stored response is planned on its backend
+// alone, one attempt, and not at all when that backend has no credential.
+func TestPinnedTo(t *testing.T) {
+	a, b := &Backend{Name: "a"}, &Backend{Name: "b"}
+	m := &Model{Name: "gpt-4o", Order: []*Backend{a, b}, names: []string{"a", "b"}, MaxAttempts: 2}
+	p := m.pinnedTo(b)
+	if len(p.Order) != 1 || p.Order[0] != b || len(p.names) != 1 || p.names[0] != "b" || p.MaxAttempts != 1 || p.Name != m.Name {
+		t.Fatalf("pinned model %+v", p)
+	}
+	if len(m.Order) != 2 || m.MaxAttempts != 2 {
+		t.Fatalf("the model itself changed: %+v", m)
+	}
+	s := &Server{healthy: func(name string) bool { return name != "b" }}
+	if _, _, err := s.routable(p); err != errNoAuthenticatedBackend {
+		t.Errorf("pinned to a backend without credential: %v", err)
+	}
+	if _, order, err := s.routable(m.pinnedTo(a)); err != nil || len(order) != 1 {
+		t.Errorf("pinned to a healthy backend: %v %v", order, err)
+	}
+}

@@ -249,8 +249,11 @@ func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequ
 	var d decision
 	if op.atHeaders() {
 		// Reading or managing a stored response costs no tokens: it goes
-		// to its backend whatever that backend's load.
-		d = decision{order: []*Backend{pinned}}
+		// to its backend whatever that backend's load, if spillway holds
+		// a credential for it.
+		if _, _, err = p.s.routable(model.pinnedTo(pinned)); err == nil {
+			d = decision{order: []*Backend{pinned}}
+		}
 	} else {
 		planned := model
 		if pinned != nil {
