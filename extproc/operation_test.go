@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -198,7 +199,7 @@ func TestPinnedTo(t *testing.T) {
 		t.Fatalf("the model itself changed: %+v", m)
 	}
 	s := &Server{healthy: func(name string) bool { return name != "b" }}
-	if _, _, err := s.routable(p); err != errNoAuthenticatedBackend {
+	if _, _, err := s.routable(p); !errors.Is(err, errNoAuthenticatedBackend) {
 		t.Errorf("pinned to a backend without credential: %v", err)
 	}
 	if _, order, err := s.routable(m.pinnedTo(a)); err != nil || len(order) != 1 {
