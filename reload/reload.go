@@ -13,10 +13,13 @@ import (
 )
 
 // Watch calls onChange each time the content of path differs from what it
-// was at the previous check, until ctx ends. A file that cannot be read is
-// not a change: the last good config keeps serving.
+// was at the previous change, until ctx ends. New content counts once two
+// checks in a row read it: a file being written in place (truncated, then
+// filled) is not taken half-written. A file that cannot be read is not a
+// change: the last good config keeps serving.
 func Watch(ctx context.Context, path string, interval time.Duration, onChange func(context.Context)) error {
 	last := digest(path)
+	var pending []byte // new content seen once, not yet settled
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -26,11 +29,15 @@ func Watch(ctx context.Context, path string, interval time.Duration, onChange fu
 		case <-t.C:
 		}
 		d := digest(path)
-		if d == nil || bytes.Equal(d, last) {
-			continue
+		switch {
+		case d == nil || bytes.Equal(d, last):
+			pending = nil
+		case !bytes.Equal(d, pending):
+			pending = d
+		default:
+			last, pending = d, nil
+			onChange(ctx)
 		}
-		last = d
-		onChange(ctx)
 	}
 }
 
