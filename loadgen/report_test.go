@@ -80,7 +80,7 @@ func TestWriteText(t *testing.T) {
 		"  error  1   12.5%  " + strings.Repeat("█", 13) + "\n",
 		"  first token (streams)  1  5.0ms",
 		"  total                  3  20.0ms  40.0ms  40.0ms  40.0ms",
-		"  tpm        1         200     20          220",
+		"  tpm           1         200     20          220",
 		"  ptu-a            2         150     15          165",
 		"  attempts           8 for 7 answers (1.14 each)",
 		"  failed attempts    5 (429 or 5xx from a backend)",
