@@ -65,17 +65,32 @@ func WriteText(w io.Writer, s Summary) error {
 
 	answered := s.Sent - s.ByStatus["error"]
 	p("\nupstream (x-spillway-attempts)\n")
-	p("  attempts\t%d for %d answers (%.2f each)\n", s.Attempts, answered, ratio(s.Attempts, answered))
-	p("  answers retried\t%d\n", s.Retried)
-	p("  failed attempts\t%d (429 or 5xx from a backend)\n", s.FailedAttempts)
-	p("  429 to the client\t%d from a backend, %d from spillway without an upstream attempt\n", s.Upstream429, s.Local429)
+	if s.Attempts == 0 && len(s.ByBackend) <= 1 && len(s.ByTier) <= 1 && s.ByBackend[""] == s.ByTier[""] {
+		p("  no answer carried x-spillway-* headers: the endpoint is not spillway, or no request reached a backend\n")
+	} else {
+		p("  attempts\t%d for %d answers (%.2f each)\n", s.Attempts, answered, ratio(s.Attempts, answered))
+		p("  answers retried\t%d\n", s.Retried)
+		p("  failed attempts\t%d (429 or 5xx from a backend)\n", s.FailedAttempts)
+		p("  429 to the client\t%d from a backend, %d from spillway without an upstream attempt\n", s.Upstream429, s.Local429)
+	}
 	if len(s.TopErrors) > 0 {
 		p("\ntop errors\n")
 		for _, e := range s.TopErrors {
-			p("  %d×\t%s\t%s\n", e.Count, e.Status, cmp.Or(e.Body, "(empty body)"))
+			p("  %d×\t%s\t%s\n", e.Count, e.Status, cmp.Or(clip(e.Body, maxErrorText), "(empty body)"))
 		}
 	}
 	return tw.Flush()
+}
+
+// maxErrorText is the most of an error body the report shows.
+const maxErrorText = 120
+
+// clip shortens s to n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // statusOrder sorts numeric statuses first, in order, then the rest.

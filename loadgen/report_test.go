@@ -95,4 +95,20 @@ func TestWriteText(t *testing.T) {
 	if strings.Contains(out, "\x1b") {
 		t.Errorf("report has escape codes:\n%q", out)
 	}
+	if strings.Contains(out, "not spillway") {
+		t.Errorf("answers with x-spillway headers reported as not spillway's:\n%s", out)
+	}
+}
+
+func TestErrorsDifferingInNumbersAreOne(t *testing.T) {
+	s := Summarize([]Result{
+		{Status: 429, ErrorBody: "429: Please retry after 21 seconds."},
+		{Status: 429, ErrorBody: "429: Please retry after 3 seconds."},
+		{Status: 429, ErrorBody: "429: Please retry later."},
+		{Status: 503, ErrorBody: "429: Please retry after 3 seconds."},
+	}, time.Second)
+	want := []ErrorCount{{"429", "429: Please retry after 21 seconds.", 2}, {"429", "429: Please retry later.", 1}, {"503", "429: Please retry after 3 seconds.", 1}}
+	if !slices.Equal(s.TopErrors, want) {
+		t.Errorf("top errors = %v, want %v", s.TopErrors, want)
+	}
 }

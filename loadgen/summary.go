@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,8 @@ type ErrorCount struct {
 	// Status is the HTTP status, or "error" for a request with no answer.
 	Status string `json:"status"`
 	// Body is the error: "code: message" of an Azure-shaped body, the
-	// body's start otherwise, or the transport error.
+	// body's start otherwise, or the transport error. Bodies that differ
+	// only in their numbers count as one; Body is the first one seen.
 	Body  string `json:"body"`
 	Count int    `json:"count"`
 }
@@ -83,7 +85,7 @@ func Summarize(results []Result, elapsed time.Duration) Summary {
 	s := Summary{Offered: len(results), ByStatus: map[string]int{}, ByBackend: map[string]int{}, ByTier: map[string]int{},
 		TokensByBackend: map[string]Tokens{}, TokensByTier: map[string]Tokens{}, ElapsedS: elapsed.Seconds()}
 	var lat, ttfb, ttft []time.Duration
-	errs := map[ErrorCount]int{}
+	errs := errorCounter{}
 	for _, r := range results {
 		if r.Dropped {
 			s.Dropped++
@@ -93,15 +95,15 @@ func Summarize(results []Result, elapsed time.Duration) Summary {
 		switch {
 		case r.Status == 0:
 			s.ByStatus["error"]++
-			errs[ErrorCount{Status: "error", Body: r.Err}]++
+			errs.add("error", r.Err)
 			continue
 		case r.Status/100 == 2 && r.Err != "":
 			s.ByStatus["incomplete"]++
-			errs[ErrorCount{Status: strconv.Itoa(r.Status), Body: r.Err}]++
+			errs.add(strconv.Itoa(r.Status), r.Err)
 		default:
 			s.ByStatus[strconv.Itoa(r.Status)]++
 			if r.Status/100 != 2 {
-				errs[ErrorCount{Status: strconv.Itoa(r.Status), Body: r.ErrorBody}]++
+				errs.add(strconv.Itoa(r.Status), r.ErrorBody)
 			}
 		}
 		s.ByBackend[r.Backend]++
@@ -137,9 +139,8 @@ func Summarize(results []Result, elapsed time.Duration) Summary {
 		}
 	}
 	s.Latency, s.TTFB, s.TTFT = QuantilesOf(lat), QuantilesOf(ttfb), QuantilesOf(ttft)
-	for e, n := range errs {
-		e.Count = n
-		s.TopErrors = append(s.TopErrors, e)
+	for _, e := range errs {
+		s.TopErrors = append(s.TopErrors, *e)
 	}
 	slices.SortFunc(s.TopErrors, func(a, b ErrorCount) int {
 		if a.Count != b.Count {
@@ -149,6 +150,23 @@ func Summarize(results []Result, elapsed time.Duration) Summary {
 	})
 	s.TopErrors = s.TopErrors[:min(len(s.TopErrors), topErrors)]
 	return s
+}
+
+// errorCounter groups error answers by status and body, numbers aside:
+// "retry after 21 seconds" and "retry after 3 seconds" are one error. Each
+// group keeps the first body seen as its example.
+type errorCounter map[string]*ErrorCount
+
+var digits = regexp.MustCompile(`[0-9]+`)
+
+func (c errorCounter) add(status, body string) {
+	key := status + " " + digits.ReplaceAllString(body, "#")
+	e, ok := c[key]
+	if !ok {
+		e = &ErrorCount{Status: status, Body: body}
+		c[key] = e
+	}
+	e.Count++
 }
 
 // addTokens adds r's usage to m[key].
