@@ -154,19 +154,13 @@ func sizeModel(m Model, hours float64) ModelPlan {
 }
 
 // placePTU puts mp's units in the first allowed region, in the order of
-// the model's regions, whose PTU quota holds them.
+// the model's regions, whose PTU quota holds them; in the first allowed
+// region, with a warning, when none does or no PTU quota is given.
 func placePTU(mp *ModelPlan, quotas []PTUQuota, left map[[2]string]int, warnings *[]string) {
 	if mp.PTU == 0 {
 		return
 	}
 	name := mp.Model.Name
-	if len(quotas) == 0 {
-		if len(mp.Model.Regions) > 0 {
-			mp.PTURegion = mp.Model.Regions[0]
-		}
-		*warnings = append(*warnings, fmt.Sprintf("%s: no ptu_quotas given: the %d PTUs' quota is not checked", name, mp.PTU))
-		return
-	}
 	for _, q := range sortedByRegion(quotas, mp.Model.Regions, func(q PTUQuota) string { return q.Region }) {
 		k := [2]string{q.Subscription, q.Region}
 		if left[k] >= mp.PTU {
@@ -175,7 +169,12 @@ func placePTU(mp *ModelPlan, quotas []PTUQuota, left map[[2]string]int, warnings
 			return
 		}
 	}
-	*warnings = append(*warnings, fmt.Sprintf("%s: no PTU quota in the allowed regions holds %d units", name, mp.PTU))
+	mp.PTURegion = mp.Model.Regions[0]
+	if len(quotas) == 0 {
+		*warnings = append(*warnings, fmt.Sprintf("%s: no ptu_quotas given: the %d PTUs are placed in %s unchecked", name, mp.PTU, mp.PTURegion))
+		return
+	}
+	*warnings = append(*warnings, fmt.Sprintf("%s: no PTU quota in the allowed regions holds %d units: placed in %s, over quota", name, mp.PTU, mp.PTURegion))
 }
 
 // placeTPM fills the model's TPM quotas, preferred regions first, in steps
@@ -205,15 +204,10 @@ func placeTPM(mp *ModelPlan, quotas []Quota, left map[Quota]int) {
 	mp.Shortfall = need
 }
 
-// sortedByRegion keeps the items in an allowed region (all when regions is
-// empty), in the order of regions, then in their own order.
+// sortedByRegion keeps the items in an allowed region, in the order of
+// regions, then in their own order.
 func sortedByRegion[T any](items []T, regions []string, region func(T) string) []T {
-	rank := func(r string) int {
-		if len(regions) == 0 {
-			return 0
-		}
-		return slices.Index(regions, r)
-	}
+	rank := func(r string) int { return slices.Index(regions, r) }
 	var out []T
 	for _, it := range items {
 		if rank(region(it)) >= 0 {

@@ -14,7 +14,7 @@ func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-6*math.Max(1, math.A
 // 100,000 and average 60,000 TPM give a load falling from 100,000 to 20,000.
 // A token costs 2.5e-6, a month is 43,800 minutes: all-TPM is 6,570.
 func model4o(latency LatencyClass, ptuHourly float64) Model {
-	return Model{Name: "gpt-4o", PeakTPM: 100000, AverageTPM: 60000, PromptTokens: 1000, Latency: latency,
+	return Model{Name: "gpt-4o", PeakTPM: 100000, AverageTPM: 60000, PromptTokens: 1000, Latency: latency, Regions: []string{"eastus2"},
 		Prices: Prices{PTUHourly: ptuHourly, InputPer1K: 0.0025, OutputPer1K: 0.01}}
 }
 
@@ -82,7 +82,7 @@ func TestSizeModelNormalizesOutput(t *testing.T) {
 	// Microsoft's example: 1,000 RPM × (200 in + 20 out) on gpt-5.2, output
 	// weighing 8: 360,000 normalized TPM, 105.9 PTU, 110 in data zone units.
 	w := &Workload{Models: []Model{{Name: "gpt-5.2", PeakTPM: 220000, AverageTPM: 220000, PromptTokens: 200, CompletionTokens: 20,
-		Latency: Strict, Prices: Prices{PTUHourly: 1, InputPer1K: 1, OutputPer1K: 1}}}}
+		Latency: Strict, Regions: []string{"eastus2"}, Prices: Prices{PTUHourly: 1, InputPer1K: 1, OutputPer1K: 1}}}}
 	if err := w.complete(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestNeedTPM(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := c.m
-			m.Name, m.PeakTPM, m.AverageTPM, m.Latency = "gpt-4o", 100000, 50000, Batch
+			m.Name, m.PeakTPM, m.AverageTPM, m.Latency, m.Regions = "gpt-4o", 100000, 50000, Batch, []string{"eastus2"}
 			m.PTU.OutputRatio = 1 // so the plan's weight is 1 and the PTU stays out (dear)
 			m.Prices = Prices{PTUHourly: 100, InputPer1K: 0.001, OutputPer1K: 0.001}
 			w := &Workload{Models: []Model{m}}
@@ -189,6 +189,7 @@ models:
     prompt_tokens: 0
     latency: fast
     ptu_type: zonal
+    regions: [East US]
   - name: my-finetune
     peak_tpm: 10
     average_tpm: 5
@@ -197,7 +198,7 @@ models:
 quotas:
   - {subscription: s, region: r, model: nope, tpm: 0}
 `, []string{"hours_per_month:", "models[0].name:", "models[0].average_tpm:", "models[0]: prompt_tokens", "models[0].latency:",
-			"models[0].ptu_type:", "models[0].prices:", "models[1].ptu: model \"my-finetune\" is not in the published table", "quotas[0]:", "quotas[0].tpm:"}},
+			"models[0].ptu_type:", "models[0].regions[0]:", "models[1].regions: at least one", "models[0].prices:", "models[1].ptu: model \"my-finetune\" is not in the published table", "quotas[0]:", "quotas[0].tpm:"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse([]byte(c.yaml))

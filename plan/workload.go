@@ -47,7 +47,7 @@ type Model struct {
 	// takes at least the average, more while it pays) or batch (as many
 	// PTUs as pay for themselves, maybe none).
 	Latency LatencyClass `yaml:"latency"`
-	// Regions the model may be deployed in, preferred first; any when empty.
+	// Regions the model may be deployed in, preferred first; at least one.
 	Regions []string `yaml:"regions"`
 	// PTUType is the provisioned deployment type: global, data_zone or
 	// regional.
@@ -161,6 +161,14 @@ func (w *Workload) complete() error {
 		if m.PeakRPM == 0 && m.PromptTokens+m.CompletionTokens > 0 {
 			m.PeakRPM = m.PeakTPM / (m.PromptTokens + m.CompletionTokens)
 		}
+		if len(m.Regions) == 0 {
+			bad("%s.regions: at least one region the model may be deployed in, preferred first", p)
+		}
+		for j, r := range m.Regions {
+			if !namePattern.MatchString(r) {
+				bad("%s.regions[%d]: %q is not a region name like eastus2", p, j, r)
+			}
+		}
 		switch m.Latency {
 		case "":
 			m.Latency = Interactive
@@ -187,16 +195,16 @@ func (w *Workload) complete() error {
 		}
 	}
 	for i, q := range w.Quotas {
-		if q.Subscription == "" || q.Region == "" || !seen[q.Model] {
-			bad("quotas[%d]: subscription, region and a model of models[] are required", i)
+		if !namePattern.MatchString(q.Subscription) || !namePattern.MatchString(q.Region) || !seen[q.Model] {
+			bad("quotas[%d]: subscription and region (names) and a model of models[] are required", i)
 		}
 		if q.TPM <= 0 {
 			bad("quotas[%d].tpm: must be > 0", i)
 		}
 	}
 	for i, q := range w.PTUQuotas {
-		if q.Subscription == "" || q.Region == "" || q.PTU <= 0 {
-			bad("ptu_quotas[%d]: subscription, region and ptu > 0 are required", i)
+		if !namePattern.MatchString(q.Subscription) || !namePattern.MatchString(q.Region) || q.PTU <= 0 {
+			bad("ptu_quotas[%d]: subscription and region (names) and ptu > 0 are required", i)
 		}
 	}
 	return errors.Join(errs...)
