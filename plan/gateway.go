@@ -14,6 +14,8 @@ type GatewayOptions struct {
 	// Listen, GRPCListen and AdminListen are the gateway's addresses;
 	// 127.0.0.1:10000, :18000 and :9464 when empty.
 	Listen, GRPCListen, AdminListen string
+	// NodeID is control.node_id, Envoy's node id; spillway's default when empty.
+	NodeID string
 	// APIVersion sent to the backends; 2024-10-21 when empty.
 	APIVersion string
 	// SimURL, when set, points every backend at the Azure OpenAI simulator
@@ -94,6 +96,9 @@ func WriteGateway(w io.Writer, p *Plan, wl *Workload, o GatewayOptions) error {
 		pf("# them, and put each resource's key in the file its backend names. Fields: docs/config.md.\n")
 	}
 	pf("\ngateway:\n  listen: %s\n\ncontrol:\n  grpc_listen: %s\n  admin_listen: %s\n", listen, grpc, admin)
+	if o.NodeID != "" {
+		pf("  node_id: %s\n", o.NodeID)
+	}
 	pf("\nconsumers:\n  - name: default\n    api_key: {file: %s}\n", clientKey)
 	pf("\nmodels:\n")
 	backends := p.Backends(o)

@@ -22,6 +22,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.Listen, "listen", "", "the written config's gateway.listen (default 127.0.0.1:10000)")
 	fs.StringVar(&o.GRPCListen, "grpc-listen", "", "the written config's control.grpc_listen (default 127.0.0.1:18000)")
 	fs.StringVar(&o.AdminListen, "admin-listen", "", "the written config's control.admin_listen (default 127.0.0.1:9464)")
+	fs.StringVar(&o.NodeID, "node-id", "", "the written config's control.node_id, Envoy's node id (default spillway)")
 	fs.StringVar(&o.SimURL, "sim", "", "demo: point every backend at the simulator at this URL (e.g. http://127.0.0.1:8081)")
 	simOut := fs.String("sim-config", "", "with --sim: write the simulator config of the plan's deployments to this file")
 	fs.Usage = func() {
