@@ -26,6 +26,7 @@ func TestLoadReportThroughGateway(t *testing.T) {
 		t.Fatalf("spillway load: %v\n%s", err, stderr.String())
 	}
 	out := stdout.String()
+	t.Logf("spillway load report:\n%s", out)
 	for _, re := range []string{
 		`requests +40 offered, 40 sent, 0 dropped`,
 		`\n  200 +40 +100\.0% +█{40}\n`,
