@@ -28,7 +28,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&cfg.Rate, "rate", 10, "offered load, requests per second (open loop)")
 	fs.IntVar(&cfg.Requests, "requests", 0, "closed loop: send this many requests from --concurrency workers instead of an open-loop --rate")
 	fs.IntVar(&cfg.Concurrency, "concurrency", loadgen.DefaultConcurrency, "closed loop: workers, each sending its next request when the previous one has finished")
-	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, fmt.Sprintf("how long arrivals are sent (at most %v); with --requests, a bound on the run (default %v)", loadgen.MaxDuration, loadgen.MaxDuration))
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, fmt.Sprintf("how long arrivals are sent (at most %v); with --requests, a bound on the run (%v unless set)", loadgen.MaxDuration, loadgen.MaxDuration))
 	arrivals := fs.String("arrivals", string(loadgen.Poisson), "arrival process: poisson or fixed")
 	prompts := fs.String("prompts", "", "JSONL file of chat-completions requests, one per line, sent in turn instead of generated prompts")
 	fs.Float64Var(&cfg.StreamShare, "stream-share", 0, "share of requests that stream, 0 to 1 (with --prompts: besides lines that say \"stream\": true)")
