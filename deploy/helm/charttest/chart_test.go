@@ -17,6 +17,7 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
@@ -54,7 +55,8 @@ type rendered struct {
 	secrets         map[string]*corev1.Secret
 	services        map[string]*corev1.Service
 	deployments     map[string]*appsv1.Deployment
-	pdbs            []*policyv1.PodDisruptionBudget
+	pdbs            map[string]*policyv1.PodDisruptionBudget
+	netpols         []*networkingv1.NetworkPolicy
 	serviceMonitors []*monitoringv1.ServiceMonitor
 }
 
@@ -81,7 +83,7 @@ func render(t *testing.T, valuesFile string) (*rendered, error) {
 		return nil, err
 	}
 	r := &rendered{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{},
-		services: map[string]*corev1.Service{}, deployments: map[string]*appsv1.Deployment{}}
+		services: map[string]*corev1.Service{}, deployments: map[string]*appsv1.Deployment{}, pdbs: map[string]*policyv1.PodDisruptionBudget{}}
 	for name, content := range files {
 		if strings.HasSuffix(name, "NOTES.txt") {
 			continue
@@ -106,6 +108,8 @@ func render(t *testing.T, valuesFile string) (*rendered, error) {
 				obj = &appsv1.Deployment{}
 			case "policy/v1 PodDisruptionBudget":
 				obj = &policyv1.PodDisruptionBudget{}
+			case "networking.k8s.io/v1 NetworkPolicy":
+				obj = &networkingv1.NetworkPolicy{}
 			case "monitoring.coreos.com/v1 ServiceMonitor":
 				obj = &monitoringv1.ServiceMonitor{}
 			default:
@@ -125,7 +129,9 @@ func render(t *testing.T, valuesFile string) (*rendered, error) {
 			case *appsv1.Deployment:
 				r.deployments[o.Name] = o
 			case *policyv1.PodDisruptionBudget:
-				r.pdbs = append(r.pdbs, o)
+				r.pdbs[o.Name] = o
+			case *networkingv1.NetworkPolicy:
+				r.netpols = append(r.netpols, o)
 			case *monitoringv1.ServiceMonitor:
 				r.serviceMonitors = append(r.serviceMonitors, o)
 			}
@@ -148,31 +154,33 @@ func container(t *testing.T, cs []corev1.Container, name string) corev1.Containe
 func TestChart(t *testing.T) {
 	for _, c := range []struct {
 		name, values   string
-		replicas       int32
+		replicas       int32 // spillway's
+		envoyReplicas  int32
 		redis          string // "" memory, "bundled" or "external"
 		serviceMonitor bool
 		gatewayPort    int32
 		nodeID         string
 	}{
-		{name: "defaults", replicas: 1, gatewayPort: 10000, nodeID: "spillway"},
-		{name: "scaled, bundled redis, service monitor", values: "testdata/scaled-bundled-redis.yaml", replicas: 3, redis: "bundled", serviceMonitor: true, gatewayPort: 10000, nodeID: "spillway"},
-		{name: "external redis", values: "testdata/external-redis.yaml", replicas: 2, redis: "external", gatewayPort: 8080, nodeID: "gw-eu"},
+		{name: "defaults", replicas: 1, envoyReplicas: 1, gatewayPort: 10000, nodeID: "spillway"},
+		{name: "scaled, bundled redis, service monitor", values: "testdata/scaled-bundled-redis.yaml", replicas: 3, envoyReplicas: 2, redis: "bundled", serviceMonitor: true, gatewayPort: 10000, nodeID: "spillway"},
+		{name: "external redis", values: "testdata/external-redis.yaml", replicas: 2, envoyReplicas: 1, redis: "external", gatewayPort: 8080, nodeID: "gw-eu"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := render(t, c.values)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := r.deployments["gw-spillway"]
-			if d == nil {
-				t.Fatalf("no gw-spillway Deployment; have %v", keys(r.deployments))
+			d, ed := r.deployments["gw-spillway"], r.deployments["gw-spillway-envoy"]
+			if d == nil || ed == nil {
+				t.Fatalf("want Deployments gw-spillway and gw-spillway-envoy; have %v", keys(r.deployments))
 			}
-			pod := d.Spec.Template.Spec
-			if *d.Spec.Replicas != c.replicas {
-				t.Errorf("replicas %d, want %d", *d.Spec.Replicas, c.replicas)
+			pod, epod := d.Spec.Template.Spec, ed.Spec.Template.Spec
+			if *d.Spec.Replicas != c.replicas || *ed.Spec.Replicas != c.envoyReplicas {
+				t.Errorf("replicas %d and %d, want %d and %d", *d.Spec.Replicas, *ed.Spec.Replicas, c.replicas, c.envoyReplicas)
 			}
 			checkSecurity(t, pod)
-			sw, envoy := container(t, pod.Containers, "spillway"), container(t, pod.Containers, "envoy")
+			checkSecurity(t, epod)
+			sw, envoy := container(t, pod.Containers, "spillway"), container(t, epod.Containers, "envoy")
 			if p := sw.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "admin" {
 				t.Errorf("spillway liveness probe %+v, want GET /healthz on admin", p)
 			}
@@ -182,7 +190,7 @@ func TestChart(t *testing.T) {
 			if envoy.Image != "envoyproxy/envoy:v1.40.0" || envoy.Ports[0].ContainerPort != c.gatewayPort || envoy.ReadinessProbe == nil {
 				t.Errorf("envoy container %s ports %+v readiness %+v", envoy.Image, envoy.Ports, envoy.ReadinessProbe)
 			}
-			for _, ct := range append(pod.Containers, pod.InitContainers...) {
+			for _, ct := range slices.Concat(pod.Containers, epod.Containers, epod.InitContainers) {
 				if ct.Resources.Requests.Cpu().IsZero() || ct.Resources.Limits.Memory().IsZero() {
 					t.Errorf("container %s: no resources %+v", ct.Name, ct.Resources)
 				}
@@ -201,7 +209,7 @@ func TestChart(t *testing.T) {
 			if os.Getenv("CHART_DUMP") != "" { // print the rendered config
 				t.Logf("gateway.yaml:\n%s", cfg)
 			}
-			want := []string{fmt.Sprintf("listen: 0.0.0.0:%d", c.gatewayPort), "grpc_listen: 127.0.0.1:18000", "admin_listen: 0.0.0.0:9464",
+			want := []string{fmt.Sprintf("listen: 0.0.0.0:%d", c.gatewayPort), "grpc_listen: 0.0.0.0:18000", "admin_listen: 0.0.0.0:9464",
 				"node_id: " + c.nodeID, fmt.Sprintf("replicas: %d", c.replicas)}
 			switch c.redis {
 			case "":
@@ -217,15 +225,22 @@ func TestChart(t *testing.T) {
 				}
 			}
 			validateConfig(t, cfg, c.redis != "")
-			checkBootstrap(t, pod, c.nodeID)
+			checkBootstrap(t, epod, c.nodeID, "gw-spillway-control.ai.svc.cluster.local:18000")
 
-			// Services select the pods; the ServiceMonitor selects the admin Service.
-			podLabels := labels.Set(d.Spec.Template.Labels)
-			for _, name := range []string{"gw-spillway", "gw-spillway-admin"} {
+			// Services: the gateway selects Envoy, the headless control and the
+			// admin Services select spillway; the ServiceMonitor the admin Service.
+			podLabels, envoyLabels := labels.Set(d.Spec.Template.Labels), labels.Set(ed.Spec.Template.Labels)
+			for name, want := range map[string]labels.Set{"gw-spillway": envoyLabels, "gw-spillway-control": podLabels, "gw-spillway-admin": podLabels} {
 				s := r.services[name]
-				if s == nil || !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
-					t.Errorf("service %s does not select the pods: %+v", name, s)
+				if s == nil || !labels.SelectorFromSet(s.Spec.Selector).Matches(want) {
+					t.Errorf("service %s does not select its pods: %+v", name, s)
 				}
+			}
+			if s := r.services["gw-spillway"]; s != nil && labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
+				t.Error("the gateway Service selects spillway pods")
+			}
+			if s := r.services["gw-spillway-control"]; s == nil || s.Spec.ClusterIP != "None" || s.Spec.Ports[0].Port != 18000 {
+				t.Errorf("control service %+v, want headless on 18000", s)
 			}
 			if got := len(r.serviceMonitors) == 1; got != c.serviceMonitor {
 				t.Errorf("%d ServiceMonitors, want one: %v", len(r.serviceMonitors), c.serviceMonitor)
@@ -238,17 +253,48 @@ func TestChart(t *testing.T) {
 					t.Errorf("service monitor %+v", sm.Spec)
 				}
 			}
-			if got := len(r.pdbs) == 1; got != (c.replicas > 1) {
-				t.Errorf("%d PodDisruptionBudgets for %d replicas", len(r.pdbs), c.replicas)
-			}
-			for _, p := range r.pdbs {
-				if p.Spec.MinAvailable.IntValue() != 1 || !labels.SelectorFromSet(p.Spec.Selector.MatchLabels).Matches(podLabels) {
-					t.Errorf("pdb %+v", p.Spec)
+			for name, n := range map[string]int32{"gw-spillway": c.replicas, "gw-spillway-envoy": c.envoyReplicas} {
+				p := r.pdbs[name]
+				if (p != nil) != (n > 1) {
+					t.Errorf("PodDisruptionBudget %s rendered %v for %d replicas", name, p != nil, n)
+				}
+				sel := map[string]labels.Set{"gw-spillway": podLabels, "gw-spillway-envoy": envoyLabels}[name]
+				if p != nil && (p.Spec.MinAvailable.IntValue() != 1 || !labels.SelectorFromSet(p.Spec.Selector.MatchLabels).Matches(sel)) {
+					t.Errorf("pdb %s %+v", name, p.Spec)
 				}
 			}
+			checkNetworkPolicy(t, r, podLabels, envoyLabels)
 			checkRedis(t, r, c.redis, sw)
 			checkKeys(t, r, pod, c.values)
 		})
+	}
+}
+
+// checkNetworkPolicy: spillway's gRPC port admits Envoy's pods only, its
+// admin port everyone.
+func checkNetworkPolicy(t *testing.T, r *rendered, control, gateway labels.Set) {
+	t.Helper()
+	if len(r.netpols) != 1 {
+		t.Fatalf("%d NetworkPolicies, want 1", len(r.netpols))
+	}
+	np := r.netpols[0].Spec
+	if !labels.SelectorFromSet(np.PodSelector.MatchLabels).Matches(control) || labels.SelectorFromSet(np.PodSelector.MatchLabels).Matches(gateway) {
+		t.Errorf("network policy selects %v", np.PodSelector)
+	}
+	var grpcFrom, adminOpen bool
+	for _, in := range np.Ingress {
+		for _, p := range in.Ports {
+			switch p.Port.String() {
+			case "grpc":
+				grpcFrom = len(in.From) == 1 && labels.SelectorFromSet(in.From[0].PodSelector.MatchLabels).Matches(gateway) &&
+					!labels.SelectorFromSet(in.From[0].PodSelector.MatchLabels).Matches(control)
+			case "admin":
+				adminOpen = len(in.From) == 0
+			}
+		}
+	}
+	if !grpcFrom || !adminOpen {
+		t.Errorf("network policy ingress %+v: grpc from Envoy only %v, admin open %v", np.Ingress, grpcFrom, adminOpen)
 	}
 }
 
@@ -306,7 +352,7 @@ func validateConfig(t *testing.T, cfg string, redisPassword bool) {
 
 // checkBootstrap runs the init container's command (spillway envoy
 // bootstrap) and checks Envoy accepts what it writes.
-func checkBootstrap(t *testing.T, pod corev1.PodSpec, nodeID string) {
+func checkBootstrap(t *testing.T, pod corev1.PodSpec, nodeID, control string) {
 	t.Helper()
 	init := container(t, pod.InitContainers, "envoy-bootstrap")
 	envoy := container(t, pod.Containers, "envoy")
@@ -324,8 +370,10 @@ func checkBootstrap(t *testing.T, pod corev1.PodSpec, nodeID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(b, []byte("id: "+nodeID)) || !bytes.Contains(b, []byte("127.0.0.1")) {
-		t.Errorf("bootstrap lacks node %s or the loopback control address:\n%s", nodeID, b)
+	host, port, _ := strings.Cut(control, ":")
+	if !bytes.Contains(b, []byte("id: "+nodeID)) || !bytes.Contains(b, []byte("address: "+host)) || !bytes.Contains(b, []byte("port_value: "+port)) ||
+		!bytes.Contains(b, []byte("STRICT_DNS")) {
+		t.Errorf("bootstrap lacks node %s or the control Service %s (STRICT_DNS):\n%s", nodeID, control, b)
 	}
 	if out, err := exec.Command("envoy", "--mode", "validate", "-c", path).CombinedOutput(); err != nil {
 		t.Errorf("envoy --mode validate: %v\n%s\n%s", err, out, b)

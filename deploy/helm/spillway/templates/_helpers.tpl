@@ -18,7 +18,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
-{{- define "spillway.selector" -}}
+{{- define "spillway.controlSelector" -}}
+app.kubernetes.io/name: {{ include "spillway.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: control
+{{- end -}}
+
+{{- define "spillway.gatewaySelector" -}}
 app.kubernetes.io/name: {{ include "spillway.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: gateway
@@ -59,7 +65,7 @@ app.kubernetes.io/component: redis
 {{- $_ := set $gateway "listen" (printf "0.0.0.0:%d" (int .Values.gatewayPort)) -}}
 {{- $_ := set $cfg "gateway" $gateway -}}
 {{- $control := get $cfg "control" | default dict -}}
-{{- $_ := set $control "grpc_listen" "127.0.0.1:18000" -}}
+{{- $_ := set $control "grpc_listen" "0.0.0.0:18000" -}}
 {{- $_ := set $control "admin_listen" (printf "0.0.0.0:%d" (int .Values.adminPort)) -}}
 {{- $_ := set $control "node_id" .Values.nodeId -}}
 {{- $_ := set $cfg "control" $control -}}
