@@ -2,8 +2,8 @@ package plan
 
 import (
 	"fmt"
-	"math"
-	"strings"
+
+	"github.com/spillway-gw/spillway/azure"
 )
 
 // Facts are the provisioned-throughput figures of one model and deployment
@@ -25,65 +25,32 @@ type DeploymentType string
 
 // Provisioned deployment types.
 const (
-	Global   DeploymentType = "global"
-	DataZone DeploymentType = "data_zone"
-	Regional DeploymentType = "regional"
+	Global   DeploymentType = azure.DeploymentGlobal
+	DataZone DeploymentType = azure.DeploymentDataZone
+	Regional DeploymentType = azure.DeploymentRegional
 )
 
-// modelFacts is input TPM per PTU and the output ratio by model, from
-// Microsoft's "Determine PTU sizing for a workload" (2026), as recorded in
-// the project's reference notes (docs/plan.md cites them).
-var modelFacts = map[string]struct {
-	inputTPMPerPTU int
-	outputRatio    float64
-}{
-	"gpt-4o":       {2500, 4},
-	"gpt-4o-mini":  {37000, 4},
-	"gpt-4.1":      {3000, 4},
-	"gpt-4.1-mini": {14900, 4},
-	"gpt-4.1-nano": {59400, 4},
-	"o3":           {3000, 4},
-	"o4-mini":      {5400, 4},
-	"gpt-5":        {4750, 8},
-	"gpt-5.1":      {4750, 8},
-	"gpt-5-mini":   {23750, 8},
-	"gpt-5.2":      {3400, 8},
-	"gpt-5.4":      {2400, 6},
-}
-
 // DefaultFacts returns the published figures for model and deployment
-// type: global and data zone deployments start at 15 units and grow by 5;
-// regional ones start at 50 and grow by 50, or 25 and 25 for the small
-// ("mini" and "nano") models. ok is false for a model the table lacks.
+// type, from the table the gateway config checks PTU backends against
+// (azure.PTUFigures: global and data zone deployments start at 15 units and
+// grow by 5; regional ones start at 50 and grow by 50, or 25 and 25 for the
+// small "mini" and "nano" models). ok is false for a model the table lacks.
 func DefaultFacts(model string, t DeploymentType) (f Facts, ok bool) {
-	m, ok := modelFacts[model]
+	p, ok := azure.PTUFigures(model, string(t))
 	if !ok {
 		return Facts{}, false
 	}
-	f = Facts{InputTPMPerPTU: m.inputTPMPerPTU, OutputRatio: m.outputRatio}
-	switch {
-	case t != Regional:
-		f.Minimum, f.Increment = 15, 5
-	case strings.Contains(model, "mini") || strings.Contains(model, "nano"):
-		f.Minimum, f.Increment = 25, 25
-	default:
-		f.Minimum, f.Increment = 50, 50
-	}
-	return f, true
+	return Facts{InputTPMPerPTU: p.InputTPMPerPTU, OutputRatio: p.OutputRatio, Minimum: p.Minimum, Increment: p.Increment}, true
+}
+
+// ptu is f as the azure package's type.
+func (f Facts) ptu() azure.PTU {
+	return azure.PTU{InputTPMPerPTU: f.InputTPMPerPTU, OutputRatio: f.OutputRatio, Minimum: f.Minimum, Increment: f.Increment}
 }
 
 // Units is the smallest number of units that can be bought and holds at
 // least need (0 when need <= 0): Minimum, Minimum + Increment, ...
-func (f Facts) Units(need float64) int {
-	if need <= 0 {
-		return 0
-	}
-	u := f.Minimum
-	if need > float64(u) {
-		u += int(math.Ceil((need-float64(u))/float64(f.Increment))) * f.Increment
-	}
-	return u
-}
+func (f Facts) Units(need float64) int { return f.ptu().Units(need) }
 
 // Steps returns every unit count that can be bought from 0 to at least top:
 // 0, Minimum, Minimum + Increment, ..., Units(top).

@@ -31,8 +31,14 @@ type GatewayOptions struct {
 // Backend is one backend of the gateway config a plan writes.
 type Backend struct {
 	Name, Model, Kind, Deployment, Endpoint, KeyFile, Region, Subscription string
-	// CapacityTPM for a ptu backend, TPM and RPM for a tpm one.
-	CapacityTPM, TPM, RPM, Priority int
+	// A ptu backend: PTUUnits of DeploymentType, NormalizedTPM its capacity
+	// in normalized tokens a minute, measured by Facts.
+	PTUUnits       int
+	DeploymentType DeploymentType
+	NormalizedTPM  int
+	Facts          Facts
+	// A tpm backend: TPM and RPM, tried in Priority order.
+	TPM, RPM, Priority int
 }
 
 var notName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -40,7 +46,13 @@ var notName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // resource is the placeholder name of the Azure OpenAI resource of a
 // subscription and region.
 func resource(subscription, region string) string {
-	return strings.ToLower(notName.ReplaceAllString(strings.Trim("aoai-"+subscription+"-"+region, "-"), "-"))
+	var parts []string
+	for _, p := range []string{"aoai", subscription, region} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.ToLower(notName.ReplaceAllString(strings.Join(parts, "-"), "-"))
 }
 
 // Backends lists the deployments of p as gateway backends, by model, PTU
@@ -61,7 +73,8 @@ func (p *Plan) Backends(o GatewayOptions) []Backend {
 		name := m.Model.Name
 		if m.PTU > 0 {
 			add(Backend{Name: name + "-ptu-" + m.PTURegion, Model: name, Kind: "ptu", Deployment: name + "-ptu",
-				Region: m.PTURegion, Subscription: m.PTUSubscription, CapacityTPM: int(m.PTUTokensPerMinute)})
+				Region: m.PTURegion, Subscription: m.PTUSubscription, PTUUnits: m.PTU, DeploymentType: m.Model.PTUType,
+				NormalizedTPM: int(m.PTUNormalizedTPM), Facts: m.Model.PTU})
 		}
 		for i, d := range m.TPM {
 			add(Backend{Name: name + "-tpm-" + d.Region + "-" + d.Subscription, Model: name, Kind: "tpm", Deployment: name,
@@ -116,7 +129,7 @@ func WriteGateway(w io.Writer, p *Plan, wl *Workload, o GatewayOptions) error {
 				pf("        subscription: %s\n", be.Subscription)
 			}
 			if be.Kind == "ptu" {
-				pf("        capacity_tpm: %d           # %d PTU, in this workload's tokens a minute\n", be.CapacityTPM, m.PTU)
+				writePTU(pf, be)
 			} else {
 				pf("        tpm: %d\n        rpm: %d\n        priority: %d\n", be.TPM, be.RPM, be.Priority)
 			}
@@ -154,7 +167,8 @@ func WriteSim(w io.Writer, p *Plan, o GatewayOptions) error {
 	for _, be := range p.Backends(o) {
 		pf("  - name: %s\n    model: %s\n    region: %s\n", be.Deployment, be.Model, be.Region)
 		if be.Kind == "ptu" {
-			pf("    kind: provisioned\n    capacity_tpm: %d\n    throttle_headers: both\n", be.CapacityTPM)
+			pf("    kind: provisioned\n    capacity_tpm: %d      # %d PTU in normalized tokens\n    output_ratio: %g\n    throttle_headers: both\n",
+				be.NormalizedTPM, be.PTUUnits, be.Facts.OutputRatio)
 		} else {
 			pf("    kind: standard\n    tpm: %d\n    rpm: %d\n    estimate: prompt_plus_max_tokens\n    throttle_headers: retry-after\n", be.TPM, be.RPM)
 		}
@@ -162,6 +176,26 @@ func WriteSim(w io.Writer, p *Plan, o GatewayOptions) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePTU writes a ptu backend's size: ptu_units and deployment_type,
+// with input_tpm_per_ptu and output_ratio where the workload's figures differ
+// from the published ones; or, when the workload sells units in other steps
+// than Azure's (which the gateway config checks ptu_units against), the
+// capacity in normalized tokens itself.
+func writePTU(pf func(string, ...any), be Backend) {
+	pub, known := DefaultFacts(be.Model, be.DeploymentType)
+	if known && (pub.Minimum != be.Facts.Minimum || pub.Increment != be.Facts.Increment) {
+		pf("        capacity_tpm: %d           # %d PTU, normalized tokens a minute\n        output_ratio: %g\n", be.NormalizedTPM, be.PTUUnits, be.Facts.OutputRatio)
+		return
+	}
+	pf("        ptu_units: %d\n        deployment_type: %s\n", be.PTUUnits, be.DeploymentType)
+	if !known || pub.InputTPMPerPTU != be.Facts.InputTPMPerPTU {
+		pf("        input_tpm_per_ptu: %d\n", be.Facts.InputTPMPerPTU)
+	}
+	if !known || pub.OutputRatio != be.Facts.OutputRatio {
+		pf("        output_ratio: %g\n", be.Facts.OutputRatio)
+	}
 }
 
 func or(s, def string) string {
