@@ -108,3 +108,29 @@ func newDeck(mix []Size) []int {
 	}
 	return deck
 }
+
+// ClosedPlan returns the n requests of a closed-loop run: sizes dealt as
+// Plan deals them and streaming with probability streamShare; At is 0, as a
+// closed loop sends each request when a worker becomes free. The same
+// arguments give the same plan.
+func ClosedPlan(seed uint64, n int, mix []Size, streamShare float64) []Arrival {
+	if n <= 0 || len(mix) == 0 {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5350494c4c574159))
+	deck := newDeck(mix)
+	if len(deck) == 0 {
+		return nil
+	}
+	plan := make([]Arrival, n)
+	next := len(deck)
+	for seq := range plan {
+		if next == len(deck) {
+			rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
+			next = 0
+		}
+		plan[seq] = Arrival{Seq: seq, Size: deck[next], Stream: rng.Float64() < streamShare}
+		next++
+	}
+	return plan
+}

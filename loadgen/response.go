@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // errIncompleteStream: the SSE stream ended without data: [DONE].
@@ -48,11 +49,14 @@ var (
 	doneMarker  = []byte("[DONE]")
 	usageMarker = []byte(`"usage"`)
 	usageNull   = []byte(`"usage":null`)
+	deltaMarker = []byte(`"delta"`)
 )
 
 // readSSE reads an event stream to the end. The usage is the last event's
 // non-null usage; a stream that ends without data: [DONE] is incomplete.
-func readSSE(body io.Reader) (usage, error) {
+// firstContent, when not nil, is called at the first event with a choices
+// delta: the first token.
+func readSSE(body io.Reader, firstContent func()) (usage, error) {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 64<<10), maxEventBytes)
 	var u usage
@@ -66,6 +70,10 @@ func readSSE(body io.Reader) (usage, error) {
 		if bytes.Equal(data, doneMarker) {
 			done = true
 			continue
+		}
+		if firstContent != nil && bytes.Contains(data, deltaMarker) {
+			firstContent()
+			firstContent = nil
 		}
 		// Only the usage event is decoded: the others are most of the stream.
 		if !bytes.Contains(data, usageMarker) || bytes.Contains(data, usageNull) {
@@ -86,4 +94,33 @@ func readSSE(body io.Reader) (usage, error) {
 		return u, errIncompleteStream
 	}
 	return u, nil
+}
+
+// maxErrorBody bounds the part of an error response kept.
+const maxErrorBody = 200
+
+// readError reads an error response to the end and returns a short text of
+// it: "code: message" for an Azure/OpenAI-shaped error, else the body's start.
+func readError(body io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(body, 64<<10))
+	if err == nil {
+		_, err = io.Copy(io.Discard, body)
+	}
+	var v struct {
+		Error *struct {
+			Code    any    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	text := string(bytes.TrimSpace(b))
+	if json.Unmarshal(b, &v) == nil && v.Error != nil {
+		text = v.Error.Message
+		if v.Error.Code != nil {
+			text = fmt.Sprint(v.Error.Code) + ": " + text
+		}
+	}
+	if len(text) > maxErrorBody {
+		text = strings.ToValidUTF8(text[:maxErrorBody], "") + "…"
+	}
+	return text, err
 }

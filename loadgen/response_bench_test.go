@@ -22,7 +22,7 @@ func BenchmarkReadSSE(b *testing.B) {
 		b.SetBytes(int64(len(stream)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if u, err := readSSE(bytes.NewReader(stream)); err != nil || u.TotalTokens != 450 {
+			if u, err := readSSE(bytes.NewReader(stream), nil); err != nil || u.TotalTokens != 450 {
 				b.Fatal(u, err)
 			}
 		}

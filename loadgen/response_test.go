@@ -25,7 +25,7 @@ func TestReadSSE(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			// One byte at a time: events split anywhere are read whole.
-			u, err := readSSE(iotest.OneByteReader(strings.NewReader(c.stream)))
+			u, err := readSSE(iotest.OneByteReader(strings.NewReader(c.stream)), nil)
 			if u != c.wantUsage || !errors.Is(err, c.wantErr) {
 				t.Errorf("readSSE = %+v, %v; want %+v, %v", u, err, c.wantUsage, c.wantErr)
 			}

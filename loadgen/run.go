@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +29,10 @@ const (
 	DefaultRequestTimeout = 60 * time.Second
 	// DefaultAPIVersion is the api-version query parameter sent.
 	DefaultAPIVersion = "2024-10-21"
+	// MaxRequests caps a closed-loop run's requests.
+	MaxRequests = 10_000_000
+	// DefaultConcurrency is a closed-loop run's workers when Config leaves it 0.
+	DefaultConcurrency = 8
 )
 
 // Config is one run.
@@ -39,14 +45,25 @@ type Config struct {
 	// Model is the deployment name in the path.
 	Model      string
 	APIVersion string
-	// Rate is the offered load in requests per second.
+	// Rate is the offered load in requests per second (open loop).
 	Rate float64
-	// Duration is how long arrivals are sent; at most MaxDuration.
+	// Requests, when > 0, makes the run a closed loop: Requests requests
+	// sent by Concurrency workers, each sending its next request when the
+	// previous one has finished. Rate must then be 0.
+	Requests int
+	// Concurrency is the closed loop's workers; DefaultConcurrency when 0.
+	Concurrency int
+	// Duration is how long arrivals are sent; at most MaxDuration. In a
+	// closed loop it bounds the run (MaxDuration when 0): requests not yet
+	// sent by then are not sent.
 	Duration time.Duration
 	// Arrivals is Poisson (default) or Fixed.
 	Arrivals Arrivals
 	// Mix is the request sizes; DefaultMix when empty.
 	Mix []Size
+	// Prompts, when set, replaces the generated requests: request seq sends
+	// Prompts[seq % len(Prompts)], a chat-completions body (see ReadPrompts).
+	Prompts []json.RawMessage
 	// StreamShare is the probability that a request streams, 0 to 1.
 	StreamShare float64
 	// Seed makes the plan repeatable.
@@ -60,6 +77,8 @@ type Config struct {
 	Header http.Header
 	// Client sends the requests; a client sized for MaxInFlight when nil.
 	Client *http.Client
+	// Progress, when set, is updated as requests are sent and finish.
+	Progress *Progress
 }
 
 // Result is what one request saw.
@@ -83,6 +102,11 @@ type Result struct {
 	// TTFB is the time to the response's first byte, Latency to its last.
 	TTFB    time.Duration `json:"ttfb_ns"`
 	Latency time.Duration `json:"latency_ns"`
+	// TTFT is a stream's time to its first content event (a data: event
+	// with a choices delta); 0 for a response that does not stream.
+	TTFT time.Duration `json:"ttft_ns,omitempty"`
+	// ErrorBody is the start of a non-2xx response's body.
+	ErrorBody string `json:"error_body,omitempty"`
 	// Usage as the response reported it; UsageKnown false when it did not.
 	UsageKnown       bool `json:"usage_known"`
 	PromptTokens     int  `json:"prompt_tokens"`
@@ -113,7 +137,27 @@ func (c *Config) validate() error {
 	if c.Model == "" {
 		errs = append(errs, errors.New("model: required (the deployment name in the path)"))
 	}
-	if !(c.Rate > 0 && c.Rate <= MaxRate) {
+	switch {
+	case c.Requests < 0 || c.Requests > MaxRequests:
+		errs = append(errs, fmt.Errorf("requests: %d must be between 1 and %d (0: open loop at rate)", c.Requests, MaxRequests))
+	case c.Requests > 0:
+		if c.Rate != 0 {
+			errs = append(errs, errors.New("rate: an open-loop rate cannot be combined with a closed-loop number of requests"))
+		}
+		if c.Concurrency < 0 {
+			errs = append(errs, fmt.Errorf("concurrency: %d must be >= 1 (0: %d)", c.Concurrency, DefaultConcurrency))
+		}
+		if c.Concurrency == 0 {
+			c.Concurrency = DefaultConcurrency
+		}
+		if c.Duration == 0 {
+			c.Duration = MaxDuration
+		}
+		// A closed loop never has more than Concurrency requests in flight.
+		if c.MaxInFlight == 0 {
+			c.MaxInFlight = c.Concurrency
+		}
+	case !(c.Rate > 0 && c.Rate <= MaxRate):
 		errs = append(errs, fmt.Errorf("rate: %v must be > 0 and at most %d requests/s", c.Rate, MaxRate))
 	}
 	if c.Duration <= 0 || c.Duration > MaxDuration {
@@ -160,9 +204,11 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// Run sends cfg's plan and returns every request's result once the last one
-// has finished. It returns early, with what was done, when ctx is cancelled.
-// It never runs longer than cfg.Duration + cfg.RequestTimeout.
+// Run sends cfg's requests and returns every request's result once the last
+// one has finished: open loop (arrivals at Rate for Duration) or, when
+// Requests > 0, closed loop (Concurrency workers). It returns early, with
+// what was done, when ctx is cancelled. It never runs longer than
+// cfg.Duration + cfg.RequestTimeout.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	ownClient := cfg.Client == nil
 	if err := cfg.validate(); err != nil {
@@ -171,7 +217,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if ownClient {
 		defer cfg.Client.CloseIdleConnections()
 	}
-	plan := Plan(cfg.Seed, cfg.Arrivals, cfg.Rate, cfg.Duration, cfg.Mix, cfg.StreamShare)
 	target := strings.TrimRight(cfg.URL, "/") + "/openai/deployments/" + url.PathEscape(cfg.Model) +
 		"/chat/completions?api-version=" + url.QueryEscape(cfg.APIVersion)
 
@@ -180,7 +225,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	ctx, cancel := context.WithDeadline(ctx, start.Add(cfg.Duration+cfg.RequestTimeout))
 	defer cancel()
 
-	rep := &Report{Start: start, Config: cfg, Results: make([]Result, 0, len(plan))}
+	var results []Result
+	if cfg.Requests > 0 {
+		results = runClosed(ctx, cfg, target, start)
+	} else {
+		results = runOpen(ctx, cfg, target, start)
+	}
+	return &Report{Start: start, Config: cfg, Results: results, Elapsed: time.Since(start)}, nil
+}
+
+// runOpen sends the arrivals of an open-loop plan on schedule.
+func runOpen(ctx context.Context, cfg Config, target string, start time.Time) []Result {
+	plan := Plan(cfg.Seed, cfg.Arrivals, cfg.Rate, cfg.Duration, cfg.Mix, cfg.StreamShare)
 	results := make([]Result, len(plan))
 	sem := make(chan struct{}, cfg.MaxInFlight)
 	var wg sync.WaitGroup
@@ -199,26 +255,74 @@ send:
 		} else if ctx.Err() != nil {
 			break send
 		}
-		size := cfg.Mix[a.Size]
-		results[i] = Result{Seq: a.Seq, Size: size.Name, Stream: a.Stream, Scheduled: a.At}
+		r := &results[i]
+		body := cfg.request(a, r)
+		r.Scheduled = a.At
 		sent = i + 1
 		select {
 		case sem <- struct{}{}:
 		default:
-			results[i].Dropped = true
+			r.Dropped = true
+			cfg.Progress.droppedOne()
 			continue
 		}
-		wg.Add(1)
-		go func(r *Result, body []byte) {
-			defer wg.Done()
+		cfg.Progress.sentOne()
+		wg.Go(func() {
 			defer func() { <-sem }()
 			do(ctx, cfg, target, body, start, r)
-		}(&results[i], Body(a.Seq, size, a.Stream))
+			cfg.Progress.doneOne(r)
+		})
 	}
 	wg.Wait()
-	rep.Results = append(rep.Results, results[:sent]...)
-	rep.Elapsed = time.Since(start)
-	return rep, nil
+	return results[:sent]
+}
+
+// runClosed sends a closed-loop plan from cfg.Concurrency workers, each
+// taking the next request when its previous one has finished, until the
+// plan is sent or cfg.Duration has passed.
+func runClosed(ctx context.Context, cfg Config, target string, start time.Time) []Result {
+	plan := ClosedPlan(cfg.Seed, cfg.Requests, cfg.Mix, cfg.StreamShare)
+	results := make([]Result, len(plan))
+	sendUntil := start.Add(cfg.Duration)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range cfg.Concurrency {
+		wg.Go(func() {
+			for ctx.Err() == nil && time.Now().Before(sendUntil) {
+				i := int(next.Add(1)) - 1
+				if i >= len(plan) {
+					return
+				}
+				r := &results[i]
+				body := cfg.request(plan[i], r)
+				r.Scheduled = time.Since(start)
+				cfg.Progress.sentOne()
+				do(ctx, cfg, target, body, start, r)
+				cfg.Progress.doneOne(r)
+			}
+		})
+	}
+	wg.Wait()
+	return results[:min(int(next.Load()), len(plan))]
+}
+
+// request returns the body of arrival a and starts its result.
+func (c *Config) request(a Arrival, r *Result) []byte {
+	*r = Result{Seq: a.Seq, Stream: a.Stream}
+	if len(c.Prompts) == 0 {
+		size := c.Mix[a.Size]
+		r.Size = size.Name
+		return Body(a.Seq, size, a.Stream)
+	}
+	line := a.Seq % len(c.Prompts)
+	r.Size = "prompt-" + strconv.Itoa(line+1)
+	body, stream, err := promptBody(c.Prompts[line], a.Stream)
+	if err != nil {
+		// Sent as it is: the gateway's answer to a bad body is the result.
+		return c.Prompts[line]
+	}
+	r.Stream = stream
+	return body
 }
 
 // do sends one request and fills r.
@@ -259,10 +363,13 @@ func do(ctx context.Context, cfg Config, target string, body []byte, start time.
 	r.Tier = resp.Header.Get("x-spillway-tier")
 	r.Attempts, _ = strconv.Atoi(resp.Header.Get("x-spillway-attempts"))
 	var u usage
-	if strings.HasPrefix(resp.Header.Get("content-type"), "text/event-stream") {
-		u, err = readSSE(resp.Body)
-	} else {
-		u, err = readJSON(resp.Body, resp.StatusCode/100 == 2)
+	switch {
+	case resp.StatusCode/100 != 2:
+		r.ErrorBody, err = readError(resp.Body)
+	case strings.HasPrefix(resp.Header.Get("content-type"), "text/event-stream"):
+		u, err = readSSE(resp.Body, func() { r.TTFT = time.Since(t0) })
+	default:
+		u, err = readJSON(resp.Body, true)
 	}
 	r.Latency = time.Since(t0)
 	if err != nil {

@@ -106,9 +106,12 @@ func TestRunRecordsEveryRequest(t *testing.T) {
 			streams++
 		}
 		got := r
-		got.Sent, got.TTFB, got.Latency = 0, 0, 0
+		got.Sent, got.TTFB, got.Latency, got.TTFT = 0, 0, 0, 0
 		if got != want {
 			t.Errorf("result %d = %+v, want %+v", i, got, want)
+		}
+		if a.Stream != (r.TTFT > 0) || r.TTFT > r.Latency {
+			t.Errorf("result %d: stream %v, ttft %v, latency %v", i, a.Stream, r.TTFT, r.Latency)
 		}
 		if r.Sent < r.Scheduled || r.TTFB <= 0 || r.Latency < r.TTFB {
 			t.Errorf("result %d: scheduled %v sent %v ttfb %v latency %v", i, r.Scheduled, r.Sent, r.TTFB, r.Latency)
@@ -240,6 +243,11 @@ func TestRunStatusesAndIncompleteStreams(t *testing.T) {
 	if s.ByStatus["429"] == 0 || s.ByStatus["incomplete"] == 0 || s.ByStatus["429"]+s.ByStatus["incomplete"] != s.Sent || s.Latency.N != 0 {
 		t.Errorf("summary = %+v", s)
 	}
+	for _, r := range rep.Results {
+		if want := map[bool]string{true: "", false: "429: Rate limit is exceeded."}[r.Stream]; r.ErrorBody != want {
+			t.Errorf("result %d: error body %q, want %q", r.Seq, r.ErrorBody, want)
+		}
+	}
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -259,6 +267,10 @@ func TestConfigValidation(t *testing.T) {
 		{"arrivals", func(c *Config) { c.Arrivals = "bursty" }, "arrivals:"},
 		{"mix", func(c *Config) { c.Mix = []Size{{Words: 0, MaxTokens: 1}} }, "mix[0]:"},
 		{"every problem at once", func(c *Config) { c.Model, c.Rate = "", -1 }, "model:"},
+		{"closed loop", func(c *Config) { c.Rate, c.Requests = 0, 3 }, ""},
+		{"closed loop with a rate", func(c *Config) { c.Requests = 3 }, "rate:"},
+		{"requests cap", func(c *Config) { c.Rate, c.Requests = 0, MaxRequests+1 }, "requests:"},
+		{"concurrency", func(c *Config) { c.Rate, c.Requests, c.Concurrency = 0, 3, -1 }, "concurrency:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := ok

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spillway-gw/spillway/config"
@@ -12,7 +13,7 @@ import (
 )
 
 const envoyUsage = `usage:
-  spillway envoy bootstrap [-control ADDR[,ADDR...]] [-admin ADDR] [-node ID] [-control-ca FILE [-control-cert FILE -control-key FILE] [-control-server-name NAME]]
+  spillway envoy bootstrap [-control ADDR[,ADDR...]] [-admin ADDR] [-node ID] [-control-ca FILE [-control-cert FILE -control-key FILE] [-control-server-name NAME]] [-o FILE]
                                                                      print Envoy's bootstrap
   spillway envoy config -c FILE                                      print the generated resources
 `
@@ -33,6 +34,7 @@ func runEnvoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cert := fs.String("control-cert", "", "Envoy's client certificate file, for spillway's mutual TLS (with -control-key)")
 		key := fs.String("control-key", "", "the key file of -control-cert")
 		serverName := fs.String("control-server-name", "", "the name spillway's certificate must hold (default: the host of -control)")
+		outPath := fs.String("o", "", "write the bootstrap to this file instead of stdout (an init container without a shell)")
 		if done, err := parseFlags(fs, args[1:], stderr); done {
 			return err
 		}
@@ -51,6 +53,9 @@ func runEnvoy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		out, err := xds.YAML(b)
 		if err != nil {
 			return err
+		}
+		if *outPath != "" {
+			return os.WriteFile(*outPath, out, 0o644)
 		}
 		_, err = stdout.Write(out)
 		return err

@@ -39,7 +39,7 @@ func TestLoad(t *testing.T) {
 		check    func(t *testing.T, stdout, stderr string)
 	}{
 		{
-			name: "summary", args: []string{"--url", srv.URL, "--rate", "100", "--duration", "200ms", "--stream-share", "0.5", "--seed", "3"},
+			name: "summary", args: []string{"--json", "--url", srv.URL, "--rate", "100", "--duration", "200ms", "--stream-share", "0.5", "--seed", "3"},
 			check: func(t *testing.T, stdout, _ string) {
 				var s struct {
 					Offered   int            `json:"offered"`
@@ -79,6 +79,21 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "unknown flag", args: []string{"--nope"}, wantExit: 2},
+		{name: "bad progress", args: []string{"--url", srv.URL, "--progress", "sometimes"}, wantExit: 2, check: func(t *testing.T, _, stderr string) {
+			if !strings.Contains(stderr, "progress:") {
+				t.Errorf("stderr = %q, want the progress flag named", stderr)
+			}
+		}},
+		{name: "missing prompts file", args: []string{"--url", srv.URL, "--prompts", "/nonexistent/p.jsonl"}, wantExit: 2, check: func(t *testing.T, _, stderr string) {
+			if !strings.Contains(stderr, "prompts:") {
+				t.Errorf("stderr = %q, want the prompts named", stderr)
+			}
+		}},
+		{name: "rate and requests", args: []string{"--url", srv.URL, "--rate", "5", "--requests", "3"}, wantExit: 2, check: func(t *testing.T, _, stderr string) {
+			if !strings.Contains(stderr, "rate:") {
+				t.Errorf("stderr = %q, want the conflict named", stderr)
+			}
+		}},
 		{name: "stray argument", args: []string{"extra"}, wantExit: 2},
 	}
 	for _, c := range cases {

@@ -42,7 +42,8 @@ commands:
   envoy      print Envoy's bootstrap or the generated Envoy resources
   sim        run the Azure OpenAI simulator
   count      count tokens of text or of a chat-completions request
-  load       send open-loop chat-completions load and print a JSON summary
+  load       send chat-completions load (open or closed loop) and report what came back
+  plan       size PTU and TPM capacity for a workload and write a gateway config for it
 `
 
 // run dispatches to a subcommand. Each subcommand lives in its own file.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCount(ctx, rest, stdout, stderr)
 	case "load":
 		return runLoad(ctx, rest, stdout, stderr)
+	case "plan":
+		return runPlan(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

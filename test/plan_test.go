@@ -1,0 +1,81 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/spillway-gw/spillway/test/e2etest"
+)
+
+// TestPlanToRunningGateway goes from a workload to a running gateway:
+// `spillway plan --sim` writes the gateway and simulator configs of the
+// plan, the stack runs them (real Envoy), and `spillway load` gets answers
+// from the planned PTU and TPM deployments.
+func TestPlanToRunningGateway(t *testing.T) {
+	dir := t.TempDir()
+	workload := filepath.Join(dir, "workload.yaml")
+	// A small PTU (15 units of gpt-4o: 37,500 normalized TPM) for a peak of
+	// 60,000 TPM: the plan spills the rest to TPM quota in two regions.
+	if err := os.WriteFile(workload, []byte(`
+models:
+  - name: gpt-4o
+    peak_tpm: 60000
+    average_tpm: 20000
+    prompt_tokens: 400
+    completion_tokens: 100
+    latency: interactive
+    regions: [eastus2, westus3]
+    prices: {ptu_hourly: 0.36, input_per_1k: 0.0025, output_per_1k: 0.01}
+quotas:
+  - {subscription: sub-a, region: eastus2, model: gpt-4o, tpm: 20000}
+  - {subscription: sub-b, region: westus3, model: gpt-4o, tpm: 100000}
+ptu_quotas:
+  - {subscription: sub-a, region: eastus2, ptu: 50}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gw, simCfg := filepath.Join(dir, "gateway.yaml"), filepath.Join(dir, "sim.yaml")
+	var out bytes.Buffer
+	cmd := exec.Command(spillwayBin, "plan", "-f", workload, "-o", gw, "--sim", "http://{{SIM}}", "--sim-config", simCfg,
+		"--node-id", "e2e", "--listen", "{{GATEWAY}}", "--grpc-listen", "{{GRPC}}", "--admin-listen", "{{ADMIN}}")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("plan: %v\n%s", err, out.String())
+	}
+	for _, re := range []string{`PTU +15 units in sub-a/eastus2`, `TPM +20,000 TPM \(120 RPM\) in sub-a/eastus2`, `TPM +\d{2},000 TPM \(\d+ RPM\) in sub-b/westus3`} {
+		if !regexp.MustCompile(re).MatchString(out.String()) {
+			t.Errorf("plan does not match %q:\n%s", re, out.String())
+		}
+	}
+	gwYAML, err := os.ReadFile(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	simYAML, err := os.ReadFile(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := e2etest.StartStack(t, e2etest.Options{Bin: spillwayBin, SimYAML: string(simYAML), GatewayYAML: string(gwYAML), LogLevel: "info",
+		Secrets: map[string]string{"secrets/sim-api-key": "sim-key-1\n", "secrets/demo-client-key": "demo-key\n"}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	load := exec.CommandContext(ctx, spillwayBin, "load", "--url", s.GatewayURL, "--key", "demo-key", "--model", "gpt-4o",
+		"--requests", "12", "--concurrency", "3", "--timeout", "20s")
+	load.Stdout, load.Stderr = &stdout, &stderr
+	if err := load.Run(); err != nil {
+		t.Fatalf("load: %v\n%s", err, stderr.String())
+	}
+	for _, re := range []string{`\n  200 +12 +100\.0%`, `tokens by backend .*\n  gpt-4o-ptu-eastus2 +[1-9]`} {
+		if !regexp.MustCompile(re).MatchString(stdout.String()) {
+			t.Errorf("load report does not match %q:\n%s", re, stdout.String())
+		}
+	}
+}
