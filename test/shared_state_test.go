@@ -390,3 +390,81 @@ func readLedgerAt(t *testing.T, simURL string) sim.Ledger {
 	}
 	return l
 }
+
+// TestResponsesAffinityAcrossReplicas: a response stored through one
+// replica is continued through either: the affinity lives in Redis.
+func TestResponsesAffinityAcrossReplicas(t *testing.T) {
+	r := e2etest.StartRedis(t)
+	s := startReplicas(t, 2, func(o *e2etest.ReplicaOptions) {
+		o.SimYAML = apisSimYAML()
+		o.GatewayYAML = apisGateway + `
+state:
+  store: redis
+  replicas: 2
+  redis:
+    address: {{REDIS}}
+    key_prefix: "affinity:"
+    timeout: 1s
+`
+		o.Vars = map[string]string{"REDIS": r.Addr}
+		o.Secrets = map[string]string{"secrets/key-ptu": "key-ptu\n", "secrets/key-e2": "key-e2\n", "secrets/key-w3": "key-w3\n"}
+		o.LogLevel = "info"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	post := func(body string, hdr map[string]string) response {
+		req, err := http.NewRequestWithContext(ctx, "POST", s.GatewayURL+"/openai/v1/responses", strings.NewReader(body))
+		if err != nil {
+			return response{body: err.Error()}
+		}
+		req.Header.Set("content-type", "application/json")
+		req.Header.Set("api-key", "client-key-1")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return response{body: err.Error()}
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	}
+
+	// Stored on eastus2 (the PTU throttles this one).
+	first := post(`{"model":"gpt-4o","input":"Tell me about dams."}`, map[string]string{"x-sim-fault": "429@" + deploymentPTU})
+	expectStatus(t, first, 200)
+	expectServedBy(t, first, backendEast2, "tpm", "2")
+	id := decodeResponseBody(t, first.body).ID
+
+	// Ten follow-ups at once: Envoy hands their router phases to both
+	// replicas; every one must reach eastus2, which has the response.
+	var wg sync.WaitGroup
+	results := make([]response, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = post(fmt.Sprintf(`{"model":"gpt-4o","input":"And then? %d","previous_response_id":%q}`, i, id), nil)
+		}()
+	}
+	wg.Wait()
+	for i, res := range results {
+		if res.status != 200 || res.header.Get("x-spillway-backend") != backendEast2 {
+			t.Errorf("follow-up %d: %d on %q: %s", i, res.status, res.header.Get("x-spillway-backend"), res.body)
+		}
+	}
+	// Both replicas ran router phases of follow-ups (else the test proved
+	// nothing about sharing).
+	for i, rep := range s.Replicas {
+		n := 0
+		for _, line := range strings.Split(rep.Process.Out.String(), "\n") {
+			if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"backend":"`+backendEast2+`"`) {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("replica %d served no request on %s: the follow-ups did not spread over both replicas", i, backendEast2)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 // Package redisstore keeps the capacity model's state in Redis, so that
 // several spillway replicas share one picture of every backend: windows,
 // PTU bucket, cooldowns and reservations. Each operation is one Lua script
-// call (one round trip), atomic against every other replica.
+// call (one round trip), atomic against every other replica. The same Redis
+// remembers which backend stored each response of the Responses API
+// (Responses).
 //
 // The rules are the memory store's (package capacity), written again in Lua
 // (store.lua) because they must run inside Redis to be atomic; the tests run

@@ -77,6 +77,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The capacity model outlives reloads; each table sets its options and backends.
 	capModel := capacity.New(capacity.SystemClock{}, capacity.Options{})
+	var responses extproc.ResponseStore // nil: in memory
 	if cfg.State.Store == config.StoreRedis {
 		store, err := redisStore(ctx, cfg.State.Redis, dir)
 		if err != nil {
@@ -88,6 +89,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Replicas: cfg.State.Replicas,
 			OnChange: func(err error) { logStoreChange(log, cfg.State, err) },
 		})
+		responses = sharedResponses{shared: store.Responses(), local: extproc.NewMemoryResponses(memoryResponsesMax, nil)}
 		log.Info("capacity state shared in redis", slog.String("address", cfg.State.Redis.Address), slog.Int("replicas", cfg.State.Replicas))
 	}
 	if err := registerStoreGauge(tel, capModel); err != nil {
@@ -100,6 +102,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Observer:  extproctel.ObserverFor(tel, nil),
 		Tokens:    auth.pool,
 		Healthy:   auth.pool.Healthy,
+		Responses: responses,
 	})
 	tel.RegisterBackendState(func() []telemetry.BackendGauge { return backendGauges(capModel, ext.Current()) })
 	xdsServer := xds.NewServer(ctx, cfg.Control.NodeID, log)

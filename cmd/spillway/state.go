@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/redis/rueidis"
 	"go.opentelemetry.io/otel/metric"
@@ -15,6 +16,7 @@ import (
 	"github.com/spillway-gw/spillway/capacity"
 	"github.com/spillway-gw/spillway/capacity/redisstore"
 	"github.com/spillway-gw/spillway/config"
+	"github.com/spillway-gw/spillway/extproc"
 	"github.com/spillway-gw/spillway/telemetry"
 )
 
@@ -85,4 +87,30 @@ func registerStoreGauge(tel *telemetry.Telemetry, m *capacity.Model) error {
 			return nil
 		}))
 	return err
+}
+
+// memoryResponsesMax bounds the response ids a replica remembers itself
+// while Redis is unreachable.
+const memoryResponsesMax = 100_000
+
+// sharedResponses keeps the Responses API's affinity in Redis, and a copy
+// in this replica's memory: while Redis is unreachable, follow-ups of the
+// responses this replica saw still find their backend.
+type sharedResponses struct {
+	shared, local extproc.ResponseStore
+}
+
+var _ extproc.ResponseStore = sharedResponses{}
+
+func (s sharedResponses) Get(ctx context.Context, id string) (string, bool, error) {
+	b, found, err := s.shared.Get(ctx, id)
+	if err != nil {
+		return s.local.Get(ctx, id)
+	}
+	return b, found, nil
+}
+
+func (s sharedResponses) Put(ctx context.Context, id, backend string, ttl time.Duration) error {
+	_ = s.local.Put(ctx, id, backend, ttl)
+	return s.shared.Put(ctx, id, backend, ttl)
 }
