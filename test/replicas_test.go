@@ -40,8 +40,14 @@ func startReplicas(t *testing.T, n int, extra ...func(*e2etest.ReplicaOptions)) 
 // replicaChat is one chat request through the replica stack's Envoy; a
 // transport error is a status 0 with the error as body.
 func replicaChat(ctx context.Context, s *e2etest.ReplicaStack, model string, hdr map[string]string) response {
-	req, err := http.NewRequestWithContext(ctx, "POST", s.GatewayURL+"/openai/deployments/"+model+"/chat/completions?api-version=2024-10-21",
-		strings.NewReader(`{"messages":[{"role":"user","content":"Hello"}],"max_tokens":20}`))
+	return replicaPost(ctx, s, "/openai/deployments/"+model+"/chat/completions?api-version=2024-10-21",
+		`{"messages":[{"role":"user","content":"Hello"}],"max_tokens":20}`, hdr)
+}
+
+// replicaPost is one POST through the replica stack's Envoy with the
+// client's key; a transport error is a status 0 with the error as body.
+func replicaPost(ctx context.Context, s *e2etest.ReplicaStack, path, body string, hdr map[string]string) response {
+	req, err := http.NewRequestWithContext(ctx, "POST", s.GatewayURL+path, strings.NewReader(body))
 	if err != nil {
 		return response{body: err.Error()}
 	}

@@ -413,22 +413,7 @@ state:
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	post := func(body string, hdr map[string]string) response {
-		req, err := http.NewRequestWithContext(ctx, "POST", s.GatewayURL+"/openai/v1/responses", strings.NewReader(body))
-		if err != nil {
-			return response{body: err.Error()}
-		}
-		req.Header.Set("content-type", "application/json")
-		req.Header.Set("api-key", "client-key-1")
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return response{body: err.Error()}
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+		return replicaPost(ctx, s, "/openai/v1/responses", body, hdr)
 	}
 
 	// Stored on eastus2 (the PTU throttles this one).
