@@ -4,7 +4,7 @@ ENVOY_VERSION := 1.40.0
 GO            ?= go
 BIN           := bin/spillway
 
-.PHONY: all build envoy redis run test unit e2e bench scenario helm-test vet fmt clean
+.PHONY: all build envoy redis run test unit e2e bench bench-gateway scenario helm-test vet fmt clean
 
 all: build
 
@@ -62,6 +62,13 @@ scenario: envoy redis
 # 7 CPU-minutes (measured here: 371 s user + 43 s system).
 helm-test: envoy
 	cd deploy/helm/charttest && $(GO) test -count=1 -timeout 20m ./...
+
+# What the gateway costs each request (issue 10): the simulator directly, a plain
+# Envoy, the same Envoy with a do-nothing ext_proc server (the floor) and
+# spillway, interleaved in one run; one JSON line per case, then the goals.
+# About 3 minutes. BENCH_ARGS passes flags, e.g. BENCH_ARGS='-cpuprofile /tmp/cpu.pprof'.
+bench-gateway: envoy
+	$(GO) test -tags gatewaybench -count=1 -v -timeout 15m -run '^TestGatewayCost$$' ./test/gatewaybench/ -args $(BENCH_ARGS)
 
 vet:
 	$(GO) vet ./...

@@ -34,6 +34,8 @@ type Options struct {
 	SimAddr string
 	// Vars are more {{NAME}}s to replace in GatewayYAML (e.g. "REDIS").
 	Vars map[string]string
+	// ServeArgs are extra arguments to `spillway serve` (e.g. -pprof).
+	ServeArgs []string
 	// Secrets are files written under the stack's directory before spillway
 	// starts, by relative path. secrets/sim-key (sim-key-1) and
 	// secrets/client-key (client-key-1) are always written.
@@ -93,7 +95,8 @@ func StartStack(t testing.TB, o Options) *Stack {
 		level = "debug"
 	}
 	s.GatewayFile = s.Write("gateway.yaml", s.GatewayConfig(o.GatewayYAML))
-	s.Spillway = Start(t, "spillway", o.Bin, "serve", "-c", s.GatewayFile, "-reload-interval", "100ms", "-log-level", level)
+	args := append([]string{"serve", "-c", s.GatewayFile, "-reload-interval", "100ms", "-log-level", level}, o.ServeArgs...)
+	s.Spillway = Start(t, "spillway", o.Bin, args...)
 	WaitFor(t, "spillway admin", 10*time.Second, func() bool { return HTTPOK(s.SpillAdmin + "/healthz") })
 
 	var out bytes.Buffer
