@@ -247,6 +247,9 @@ func (s *SSEUsage) event(ev []byte) (usageOnly bool) {
 			s.responseEvent(data)
 			continue
 		}
+		if s.quick(data) {
+			continue
+		}
 		var c usageChunk
 		if err := json.Unmarshal(data, &c); err != nil {
 			continue
@@ -289,6 +292,88 @@ func (s *SSEUsage) responseEvent(data []byte) {
 	if e.Response.Usage != nil {
 		s.usage, s.found = e.Response.Usage.usage(), true
 	}
+}
+
+// quick reads an event that carries no usage (every event but the last of a
+// stream) without decoding it: it collects the values of its "content" and
+// "text" keys (chat deltas, legacy completions)
+// and reports true. It reports false, leaving the event to the full decoder,
+// when the event has a non-null "usage" or is cut short.
+func (s *SSEUsage) quick(data []byte) bool {
+	mark := len(s.Content)
+	for i := 0; i < len(data); i++ {
+		if data[i] != '"' {
+			continue
+		}
+		end := stringEnd(data, i)
+		if end < 0 {
+			s.Content = s.Content[:mark]
+			return false
+		}
+		key := data[i+1 : end]
+		j := skipSpace(data, end+1)
+		if j >= len(data) || data[j] != ':' {
+			i = end // a string value
+			continue
+		}
+		j = skipSpace(data, j+1)
+		switch string(key) {
+		case "usage":
+			if !bytes.HasPrefix(data[j:], []byte("null")) {
+				s.Content = s.Content[:mark]
+				return false
+			}
+		case "content", "text": // chat deltas, legacy completions
+			if j < len(data) && data[j] == '"' {
+				vend := stringEnd(data, j)
+				if vend < 0 {
+					s.Content = s.Content[:mark]
+					return false
+				}
+				s.appendContent(data[j : vend+1])
+				end = vend
+			}
+		}
+		i = end
+	}
+	return true
+}
+
+// appendContent adds a JSON string's text (quoted, as in the event) to Content.
+func (s *SSEUsage) appendContent(quoted []byte) {
+	if len(s.Content) >= maxContent {
+		return
+	}
+	raw := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		s.Content = append(s.Content, raw...)
+		return
+	}
+	var text string
+	if json.Unmarshal(quoted, &text) == nil {
+		s.Content = append(s.Content, text...)
+	}
+}
+
+// stringEnd returns the index of the quote closing the JSON string that
+// opens at b[start], or -1.
+func stringEnd(b []byte, start int) int {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // Usage returns the usage seen so far and whether a usage event was seen.

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -149,5 +150,49 @@ func TestSSECompletionsText(t *testing.T) {
 	s.Write([]byte("data: {\"choices\":[{\"text\":\"Hel\",\"index\":0}]}\n\ndata: {\"choices\":[{\"text\":\"lo\",\"index\":0}]}\n\n"))
 	if string(s.Content) != "Hello" {
 		t.Fatalf("content %q", s.Content)
+	}
+}
+
+// The events without usage are read by a scanner, not a JSON decoder: what it
+// collects must be what decoding the event gives.
+func TestSSEContentQuickMatchesDecoder(t *testing.T) {
+	events := []string{
+		`{"choices":[{"delta":{"content":"Hel\"lo\n\u00e9"},"index":0}],"usage":null}`,
+		`{"choices":[{"delta":{"role":"assistant","content":""},"index":0}]}`,
+		`{"choices":[{"delta":{"content":"a"},"index":0},{"delta":{"content":"b"},"index":1}],"id":"content"}`,
+		`{"id":"x \"content\":\"no\"","choices":[{"delta":{"content" : "yes"}}]}`,
+		`{"choices":[{"delta":{},"finish_reason":"stop","index":0}],"usage":null}`,
+		`{"choices":[],"prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false}}}]}`,
+		`{"choices":[{"text":"Hel\tlo","index":0,"logprobs":null}]}`,
+	}
+	for _, ev := range events {
+		var quick SSEUsage
+		quick.Write([]byte("data: " + ev + "\n\n"))
+		var c usageChunk
+		if err := json.Unmarshal([]byte(ev), &c); err != nil {
+			t.Fatal(err)
+		}
+		var want string
+		for _, ch := range c.Choices {
+			want += ch.Delta.Content + ch.Text
+		}
+		if string(quick.Content) != want {
+			t.Errorf("%s: content %q, want %q", ev, quick.Content, want)
+		}
+		if _, ok := quick.Usage(); ok {
+			t.Errorf("%s: usage found", ev)
+		}
+	}
+}
+
+func BenchmarkSSEUsage(b *testing.B) {
+	chunk := []byte("data: {\"choices\":[{\"content_filter_results\":{\"hate\":{\"filtered\":false,\"severity\":\"safe\"}},\"delta\":{\"content\":\" hello\"},\"finish_reason\":null,\"index\":0}],\"created\":1,\"id\":\"chatcmpl-1\",\"model\":\"gpt-4o\",\"object\":\"chat.completion.chunk\",\"system_fingerprint\":\"fp\",\"usage\":null}\n\n")
+	b.SetBytes(int64(len(chunk)))
+	var s SSEUsage
+	for b.Loop() {
+		s.Write(chunk)
+		if len(s.Content) > 1<<16 {
+			s.Content = s.Content[:0]
+		}
 	}
 }
