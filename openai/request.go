@@ -69,7 +69,7 @@ func ParseRequest(op Operation, body []byte) (Request, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Request{}, &RequestError{Message: "The request body is empty; expected a JSON object."}
 	}
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := decodeWire(body, &w); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
 			return Request{}, &RequestError{
@@ -139,6 +139,54 @@ func ParseRequest(op Operation, body []byte) (Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// decodeWire is json.Unmarshal(body, w), with the same result and errors,
+// reading body once: the scanner finds the top-level members, messages and
+// input are kept raw, and only the small routing members are decoded.
+// Bodies the scanner does not accept are left to encoding/json.
+func decodeWire(body []byte, w *chatWire) error {
+	var buf [16]member
+	ms, ok := scanObject(body, buf[:0])
+	if !ok {
+		return json.Unmarshal(body, w)
+	}
+	small := make([]byte, 0, 256)
+	small = append(small, '{')
+	for _, m := range ms {
+		switch {
+		case string(m.key) == "messages":
+			w.Messages = m.value
+		case string(m.key) == "input":
+			w.Input = m.value
+		case bytes.EqualFold(m.key, []byte("messages")) || bytes.EqualFold(m.key, []byte("input")):
+			// encoding/json matches keys case-insensitively; rare enough
+			// to leave to it.
+			*w = chatWire{}
+			return json.Unmarshal(body, w)
+		case routingKey(m.key):
+			if len(small) > 1 {
+				small = append(small, ',')
+			}
+			small = append(small, '"')
+			small = append(small, m.key...)
+			small = append(small, '"', ':')
+			small = append(small, m.value...)
+		}
+	}
+	small = append(small, '}')
+	return json.Unmarshal(small, w)
+}
+
+// routingKey reports whether key names one of chatWire's decoded fields, in
+// any case (as encoding/json matches them).
+func routingKey(key []byte) bool {
+	for _, k := range []string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens"} {
+		if bytes.EqualFold(key, []byte(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 func jsonKind(goKind string) string {

@@ -1,7 +1,10 @@
 package openai
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -113,3 +116,72 @@ func TestRequestUsage(t *testing.T) {
 
 // noRequiredFields is an operation ParseRequest requires nothing of.
 const noRequiredFields = Operation(99)
+
+// decodeWire must give what encoding/json gives, for any body.
+func FuzzDecodeWireMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"gpt-4o","messages":[{"role":"user","content":"hi \"there\" \u00e9"}],"max_tokens":5}`,
+		`{"messages":"x"}`, `{"stream_options":null,"messages":[]}`, `{"Model":"a","model":"b","MESSAGES":[1]}`,
+		`{"messages":[],"max_tokens":"5","stream":1}`, `{"stream_options":{"include_usage":"yes"},"messages":[1e5,-0.5,true,null,{}]}`,
+		`{"input":[1,2],"model":null}`, ` { "messages" : [ ] } `, `{"messages":[01]}`, `{"a\u0041":1}`, `{"messages":[]}x`,
+		"{\"messages\":[\"\x01\"]}", `{"max_tokens":1.5,"messages":[]}`, `{"max_tokens":99999999999999999999,"messages":[]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast, slow chatWire
+		errFast := decodeWire(body, &fast)
+		errSlow := json.Unmarshal(body, &slow)
+		if (errFast == nil) != (errSlow == nil) {
+			t.Fatalf("%q: decodeWire error %v, encoding/json error %v", body, errFast, errSlow)
+		}
+		if errFast != nil {
+			var tf, ts *json.UnmarshalTypeError
+			if errors.As(errFast, &tf) != errors.As(errSlow, &ts) {
+				t.Fatalf("%q: errors differ: %v / %v", body, errFast, errSlow)
+			}
+			if tf != nil && (tf.Field != ts.Field || tf.Value != ts.Value || tf.Type != ts.Type) {
+				t.Fatalf("%q: type errors differ: %+v / %+v", body, tf, ts)
+			}
+			return
+		}
+		if !reflect.DeepEqual(normal(fast), normal(slow)) {
+			t.Fatalf("%q: decodeWire %+v, encoding/json %+v", body, normal(fast), normal(slow))
+		}
+	})
+}
+
+// normal makes two chatWires comparable: raw members as strings, pointers followed.
+func normal(w chatWire) map[string]any {
+	m := map[string]any{"messages": string(w.Messages), "input": string(w.Input)}
+	if w.Model != nil {
+		m["model"] = *w.Model
+	}
+	if w.Stream != nil {
+		m["stream"] = *w.Stream
+	}
+	if w.StreamOptions != nil {
+		m["stream_options"] = true
+		if w.StreamOptions.IncludeUsage != nil {
+			m["include_usage"] = *w.StreamOptions.IncludeUsage
+		}
+	}
+	if w.MaxTokens != nil {
+		m["max_tokens"] = *w.MaxTokens
+	}
+	if w.MaxCompletionTokens != nil {
+		m["max_completion_tokens"] = *w.MaxCompletionTokens
+	}
+	return m
+}
+
+func BenchmarkParseRequest(b *testing.B) {
+	msg, _ := json.Marshal(strings.Repeat("the quick brown fox jumps over the lazy dog ", 600))
+	body := []byte(`{"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":` + string(msg) + `}],"max_tokens":20,"stream":true}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ParseRequest(ChatCompletions, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
