@@ -77,10 +77,25 @@ func (w *usageWire) usage() Usage {
 }
 
 // UsageFromJSON reads `usage` from a non-streaming response body, in
-// chat-completions, completions, embeddings or Responses form.
+// chat-completions, completions, embeddings or Responses form. Only the
+// usage member is decoded; the scanner finds it (bodies it does not accept
+// go to encoding/json whole).
 func UsageFromJSON(body []byte) (Usage, bool) {
 	var w struct {
 		Usage *usageWire `json:"usage"`
+	}
+	var buf [16]member
+	if ms, ok := scanObject(body, buf[:0]); ok {
+		var usage []byte
+		for _, m := range ms {
+			if bytes.EqualFold(m.key, []byte("usage")) {
+				usage = m.value // the last one, as encoding/json takes it
+			}
+		}
+		if usage == nil || json.Unmarshal(usage, &w.Usage) != nil || w.Usage == nil {
+			return Usage{}, false
+		}
+		return w.Usage.usage(), true
 	}
 	if err := json.Unmarshal(body, &w); err != nil || w.Usage == nil {
 		return Usage{}, false

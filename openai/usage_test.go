@@ -196,3 +196,38 @@ func BenchmarkSSEUsage(b *testing.B) {
 		}
 	}
 }
+
+// UsageFromJSON decodes only the usage member: it must agree with decoding
+// the whole body.
+func FuzzUsageFromJSON(f *testing.F) {
+	f.Add([]byte(`{"id":"x","choices":[{"message":{"content":"a \"b\""}}],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}`))
+	f.Add([]byte(`{"Usage":{"total_tokens":1},"usage":null}`))
+	f.Add([]byte(`{"usage":{"total_tokens":"x"}}`))
+	f.Add([]byte(`{"usage":{"total_tokens":1}} x`))
+	f.Add([]byte(`{"id":"resp_1","usage":{"input_tokens":11,"input_tokens_details":{"cached_tokens":3},"output_tokens":6}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := UsageFromJSON(body)
+		var w struct {
+			Usage *usageWire `json:"usage"`
+		}
+		err := json.Unmarshal(body, &w)
+		wantOK := err == nil && w.Usage != nil
+		var want Usage
+		if wantOK {
+			want = w.Usage.usage()
+		}
+		if ok != wantOK || got.TotalTokens != want.TotalTokens || got.PromptTokens != want.PromptTokens || got.CompletionTokens != want.CompletionTokens || got.CachedTokens() != want.CachedTokens() {
+			t.Fatalf("%q: got %+v %v, encoding/json %+v (err %v)", body, got, ok, want, err)
+		}
+	})
+}
+
+func BenchmarkUsageFromJSON(b *testing.B) {
+	body := []byte(`{"choices":[{"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}},"finish_reason":"stop","index":0,"logprobs":null,"message":{"content":"` + strings.Repeat("lorem ipsum dolor ", 40) + `","refusal":null,"role":"assistant"}}],"created":1733000000,"id":"chatcmpl-abc","model":"gpt-4o-2024-11-20","object":"chat.completion","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}],"system_fingerprint":"fp_1","usage":{"completion_tokens":20,"completion_tokens_details":{"reasoning_tokens":0},"prompt_tokens":1015,"prompt_tokens_details":{"cached_tokens":0},"total_tokens":1035}}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, ok := UsageFromJSON(body); !ok {
+			b.Fatal("no usage")
+		}
+	}
+}
