@@ -34,6 +34,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // ScopeName is the instrumentation scope of spillway's tracer and meter.
@@ -124,6 +125,11 @@ func New(ctx context.Context, o Options) (*Telemetry, error) {
 	}
 	t.tp = sdktrace.NewTracerProvider(topts...)
 	t.tracer = t.tp.Tracer(ScopeName, trace.WithInstrumentationVersion(o.ServiceVersion))
+	if o.SpanExporter == nil && !env.traces.enabled() {
+		// Spans would be built, timed and dropped: with nowhere to send
+		// them, start none (a remote parent's context still passes on).
+		t.tracer = noop.NewTracerProvider().Tracer(ScopeName)
+	}
 
 	// Metrics: Prometheus pull always, OTLP push when configured.
 	reg := prometheus.NewRegistry()
