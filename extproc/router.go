@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -447,6 +448,11 @@ func (p *routerPhase) responseBody(ctx context.Context, req *extprocsvc.Processi
 		if p.stripUsage {
 			if b.EndOfStream {
 				out = append(out, p.sse.Flush()...)
+			}
+			if bytes.Equal(out, b.Body) {
+				// Nothing removed or held back (most chunks): no need to
+				// send the chunk back.
+				return continueResponse(req, nil)
 			}
 			return continueResponse(req, &extprocsvc.CommonResponse{
 				BodyMutation: &extprocsvc.BodyMutation{Mutation: &extprocsvc.BodyMutation_Body{Body: out}},
