@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 )
 
 // Request holds the fields of a request body that routing and accounting
@@ -142,29 +144,31 @@ func ParseRequest(op Operation, body []byte) (Request, error) {
 }
 
 // decodeWire is json.Unmarshal(body, w), with the same result and errors,
-// reading body once: the scanner finds the top-level members, messages and
-// input are kept raw, and only the small routing members are decoded.
-// Bodies the scanner does not accept are left to encoding/json.
+// reading body once: the scanner finds the top-level members, the raw
+// members (messages, input, prompt: most of the body) are kept as they are,
+// and only the small ones are decoded. Bodies the scanner does not accept
+// are left to encoding/json.
 func decodeWire(body []byte, w *chatWire) error {
 	var buf [16]member
 	ms, ok := scanObject(body, buf[:0])
 	if !ok {
 		return json.Unmarshal(body, w)
 	}
+	v := reflect.ValueOf(w).Elem()
 	small := make([]byte, 0, 256)
 	small = append(small, '{')
 	for _, m := range ms {
+		f, exact := wireFields.lookup(m.key)
 		switch {
-		case string(m.key) == "messages":
-			w.Messages = m.value
-		case string(m.key) == "input":
-			w.Input = m.value
-		case bytes.EqualFold(m.key, []byte("messages")) || bytes.EqualFold(m.key, []byte("input")):
+		case f == nil:
+		case f.raw && exact:
+			v.Field(f.index).SetBytes(m.value)
+		case f.raw:
 			// encoding/json matches keys case-insensitively; rare enough
 			// to leave to it.
 			*w = chatWire{}
 			return json.Unmarshal(body, w)
-		case routingKey(m.key):
+		default:
 			if len(small) > 1 {
 				small = append(small, ',')
 			}
@@ -178,15 +182,39 @@ func decodeWire(body []byte, w *chatWire) error {
 	return json.Unmarshal(small, w)
 }
 
-// routingKey reports whether key names one of chatWire's decoded fields, in
-// any case (as encoding/json matches them).
-func routingKey(key []byte) bool {
-	for _, k := range []string{"model", "stream", "stream_options", "max_tokens", "max_completion_tokens"} {
-		if bytes.EqualFold(key, []byte(k)) {
-			return true
+// wireField is one field of chatWire, by its JSON name.
+type wireField struct {
+	name  string
+	index int
+	raw   bool // a json.RawMessage, kept as the body has it
+}
+
+type wireFieldSet []wireField
+
+// wireFields are chatWire's fields, read from its tags once.
+var wireFields = func() wireFieldSet {
+	t := reflect.TypeFor[chatWire]()
+	var fs wireFieldSet
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		fs = append(fs, wireField{name: name, index: i, raw: t.Field(i).Type == reflect.TypeFor[json.RawMessage]()})
+	}
+	return fs
+}()
+
+// lookup finds the field a key names as encoding/json does (exact name, else
+// case-insensitive) and says whether the match was exact.
+func (fs wireFieldSet) lookup(key []byte) (*wireField, bool) {
+	var fold *wireField
+	for i := range fs {
+		if string(key) == fs[i].name {
+			return &fs[i], true
+		}
+		if fold == nil && bytes.EqualFold(key, []byte(fs[i].name)) {
+			fold = &fs[i]
 		}
 	}
-	return false
+	return fold, false
 }
 
 func jsonKind(goKind string) string {

@@ -3,6 +3,7 @@ package openai
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -123,7 +124,8 @@ func FuzzDecodeWireMatchesEncodingJSON(f *testing.F) {
 		`{"model":"gpt-4o","messages":[{"role":"user","content":"hi \"there\" \u00e9"}],"max_tokens":5}`,
 		`{"messages":"x"}`, `{"stream_options":null,"messages":[]}`, `{"Model":"a","model":"b","MESSAGES":[1]}`,
 		`{"messages":[],"max_tokens":"5","stream":1}`, `{"stream_options":{"include_usage":"yes"},"messages":[1e5,-0.5,true,null,{}]}`,
-		`{"input":[1,2],"model":null}`, ` { "messages" : [ ] } `, `{"messages":[01]}`, `{"a\u0041":1}`, `{"messages":[]}x`,
+		`{"input":[1,2],"model":null}`, `{"prompt":"p","store":false,"previous_response_id":"r","max_output_tokens":3,"Prompt":1}`,
+		`{"store":"no","messages":[]}`, ` { "messages" : [ ] } `, `{"messages":[01]}`, `{"a\u0041":1}`, `{"messages":[]}x`,
 		"{\"messages\":[\"\x01\"]}", `{"max_tokens":1.5,"messages":[]}`, `{"max_tokens":99999999999999999999,"messages":[]}`,
 	} {
 		f.Add([]byte(s))
@@ -145,34 +147,30 @@ func FuzzDecodeWireMatchesEncodingJSON(f *testing.F) {
 			}
 			return
 		}
-		if !reflect.DeepEqual(normal(fast), normal(slow)) {
+		if normal(fast) != normal(slow) {
 			t.Fatalf("%q: decodeWire %+v, encoding/json %+v", body, normal(fast), normal(slow))
 		}
 	})
 }
 
-// normal makes two chatWires comparable: raw members as strings, pointers followed.
-func normal(w chatWire) map[string]any {
-	m := map[string]any{"messages": string(w.Messages), "input": string(w.Input)}
-	if w.Model != nil {
-		m["model"] = *w.Model
-	}
-	if w.Stream != nil {
-		m["stream"] = *w.Stream
-	}
-	if w.StreamOptions != nil {
-		m["stream_options"] = true
-		if w.StreamOptions.IncludeUsage != nil {
-			m["include_usage"] = *w.StreamOptions.IncludeUsage
+// normal makes two chatWires comparable: every field, pointers followed,
+// raw members as the body has them.
+func normal(w chatWire) string {
+	var b strings.Builder
+	v := reflect.ValueOf(w)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if raw, ok := f.Interface().(json.RawMessage); ok {
+			fmt.Fprintf(&b, "%s=%q;", v.Type().Field(i).Name, raw)
+			continue
 		}
+		if f.IsNil() {
+			fmt.Fprintf(&b, "%s=nil;", v.Type().Field(i).Name)
+			continue
+		}
+		fmt.Fprintf(&b, "%s=%+v;", v.Type().Field(i).Name, f.Elem().Interface())
 	}
-	if w.MaxTokens != nil {
-		m["max_tokens"] = *w.MaxTokens
-	}
-	if w.MaxCompletionTokens != nil {
-		m["max_completion_tokens"] = *w.MaxCompletionTokens
-	}
-	return m
+	return b.String()
 }
 
 func BenchmarkParseRequest(b *testing.B) {
