@@ -66,7 +66,7 @@ helm-test: envoy
 # What the gateway costs each request (issue 10): the simulator directly, a plain
 # Envoy, the same Envoy with a do-nothing ext_proc server (the floor) and
 # spillway, interleaved in one run; one JSON line per case, then the goals.
-# About 3 minutes. BENCH_ARGS passes flags, e.g. BENCH_ARGS='-cpuprofile /tmp/cpu.pprof'.
+# About 2 minutes. BENCH_ARGS passes flags, e.g. BENCH_ARGS='-cpuprofile /tmp/cpu.pprof'.
 bench-gateway: envoy
 	$(GO) test -tags gatewaybench -count=1 -v -timeout 15m -run '^TestGatewayCost$$' ./test/gatewaybench/ -args $(BENCH_ARGS)
 
