@@ -106,6 +106,8 @@ func (p *upstreamPhase) requestHeaders(req *extprocsvc.ProcessingRequest) *extpr
 		if res, meta, ok := p.s.capacity.Attach(p.attempt.RequestID, b.Name); ok {
 			p.res = res
 			p.flight = &flight{span: parseTraceparent(meta), res: res}
+			p.s.log.Debug("attempt attached to another replica's reservation",
+				slog.String("request_id", p.attempt.RequestID), slog.Int("attempt", p.attempt.Number), slog.String("backend", b.Name))
 		}
 	}
 	if p.flight != nil {
