@@ -58,15 +58,19 @@ local function load(s)
   s.rkey = s.key .. ':r'
   -- Reservations nobody ended by their expiry (the replica that held them
   -- died) leave the in-flight counts; their charges leave with the
-  -- windows and the bucket's drain as every charge does.
-  local gone = redis.call('ZRANGEBYSCORE', s.rkey, '-inf', now)
-  if #gone > 0 then
+  -- windows and the bucket's drain as every charge does. 'rx' is the
+  -- earliest expiry (0: none), so the set is read only when one is due.
+  local rx = h['rx'] or 0
+  if rx > 0 and rx <= now then
+    local gone = redis.call('ZRANGEBYSCORE', s.rkey, '-inf', now)
     for _, m in ipairs(gone) do
       h['inf'] = (h['inf'] or 0) - 1
       h['res'] = (h['res'] or 0) - (tonumber(string.match(m, '|([^|]*)$')) or 0)
     end
-    s.dirty['inf'], s.dirty['res'] = true, true
-    redis.call('ZREMRANGEBYSCORE', s.rkey, '-inf', now)
+    if #gone > 0 then redis.call('ZREMRANGEBYSCORE', s.rkey, '-inf', now) end
+    local first = redis.call('ZRANGE', s.rkey, 0, 0, 'WITHSCORES')
+    h['rx'] = tonumber(first[2]) or 0
+    s.dirty['inf'], s.dirty['res'], s.dirty['rx'] = true, true, true
   end
   return s
 end
@@ -95,21 +99,21 @@ local function bdrop(s, f)
   s.bdel[#s.bdel + 1] = f
 end
 
+-- A backend's hashes expire a day after their expiry was last set ('xt'):
+-- set again when half of that has passed, not on every write.
 local function save()
   for _, s in ipairs(specs) do
     if s.h then
+      local refresh = now - (s.h['xt'] or 0) > STATE_TTL_MS * 500
+      if refresh then set(s, 'xt', now) end
       local kv = {}
       for f in pairs(s.dirty) do kv[#kv + 1] = f; kv[#kv + 1] = fmt(s.h[f]) end
-      if #kv > 0 then
-        redis.call('HSET', s.key, unpack(kv))
-        redis.call('PEXPIRE', s.key, STATE_TTL_MS)
-      end
+      if #kv > 0 then redis.call('HSET', s.key, unpack(kv)) end
+      if refresh then redis.call('PEXPIRE', s.key, STATE_TTL_MS) end
       local wkv = {}
       for f in pairs(s.bdirty) do wkv[#wkv + 1] = f; wkv[#wkv + 1] = fmt(s.bins[f]) end
-      if #wkv > 0 then
-        redis.call('HSET', s.wkey, unpack(wkv))
-        redis.call('PEXPIRE', s.wkey, STATE_TTL_MS)
-      end
+      if #wkv > 0 then redis.call('HSET', s.wkey, unpack(wkv)) end
+      if refresh then redis.call('PEXPIRE', s.wkey, STATE_TTL_MS) end
       if #s.bdel > 0 then redis.call('HDEL', s.wkey, unpack(s.bdel)) end
     end
   end
@@ -270,13 +274,15 @@ local function loadRes()
   end
   return r
 end
+-- saveRes writes r; ttl (ms) is given when r is new. A moved reservation
+-- keeps its expiry (HSET leaves it) and fields of its earlier backend's
+-- kind, which the rules for its current one do not read.
 local function saveRes(r, ttl)
   local kv = {}
   for f, v in pairs(r) do
     kv[#kv + 1] = f
     if type(v) == 'number' then kv[#kv + 1] = fmt(v) else kv[#kv + 1] = v end
   end
-  redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], unpack(kv))
   if ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 end
@@ -290,6 +296,8 @@ local function reserve(r, s)
   set(s, 'res', get(s, 'res') + r.c)
   redis.call('ZADD', s.rkey, r.x, member(r))
   redis.call('PEXPIRE', s.rkey, STATE_TTL_MS)
+  local rx = get(s, 'rx')
+  if rx == 0 or r.x < rx then set(s, 'rx', r.x) end
 end
 local function unreserve(r, s)
   if redis.call('ZREM', s.rkey, member(r)) == 1 then
@@ -392,7 +400,7 @@ elseif op == 'move' then
       local from = byName[r.n]
       if from then uncharge(r, from) end
       charge(r, to)
-      saveRes(r, redis.call('PTTL', KEYS[1]))
+      saveRes(r, nil)
     end
     result = {r.m or ''}
   end
