@@ -457,16 +457,25 @@ state:
 		}
 	}
 	// Both replicas ran router phases of follow-ups (else the test proved
-	// nothing about sharing).
-	for i, rep := range s.Replicas {
-		n := 0
-		for _, line := range strings.Split(rep.Process.Out.String(), "\n") {
-			if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"backend":"`+backendEast2+`"`) {
-				n++
+	// nothing about sharing). A router phase logs when its stream ends,
+	// just after the client has the response: wait for all eleven lines.
+	perReplica := make([]int, len(s.Replicas))
+	waitFor(t, "the router phases' log lines", 10*time.Second, func() bool {
+		total := 0
+		for i, rep := range s.Replicas {
+			perReplica[i] = 0
+			for _, line := range strings.Split(rep.Process.Out.String(), "\n") {
+				if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"backend":"`+backendEast2+`"`) {
+					perReplica[i]++
+				}
 			}
+			total += perReplica[i]
 		}
+		return total >= 1+len(results)
+	})
+	for i, n := range perReplica {
 		if n == 0 {
-			t.Errorf("replica %d served no request on %s: the follow-ups did not spread over both replicas", i, backendEast2)
+			t.Errorf("replica %d served no request on %s (per replica: %v): the follow-ups did not spread over both replicas", i, backendEast2, perReplica)
 		}
 	}
 }
