@@ -358,7 +358,18 @@ func TestReplicasShareStateBehindOneEnvoy(t *testing.T) {
 		}
 
 		// From here on, what the survivor counts is what the backends served.
-		before := metricstest.ScrapeURL(t, survivor.Admin+"/metrics")
+		// (First let the survivor count the last requests of the load above:
+		// a router phase records its request just after the client has it.)
+		var before metricstest.Metrics
+		last := -1.0
+		waitFor(t, "the survivor's request count to settle", 10*time.Second, func() bool {
+			before = metricstest.ScrapeURL(t, survivor.Admin+"/metrics")
+			n := before.Value("spillway_requests_total", nil)
+			settled := n == last
+			last = n
+			time.Sleep(300 * time.Millisecond)
+			return settled
+		})
 		ledger0 := readLedgerAt(t, s.SimURL)
 		stop = make(chan struct{})
 		wait = steadyLoad(s, 4, 0, stop)
