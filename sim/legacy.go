@@ -46,25 +46,11 @@ func parseCompletionsRequest(body []byte) (completionsRequest, *azure.Error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return r, azure.BadRequest("'prompt' is a required property", "prompt")
 	}
-	var s string
-	var ss []string
-	var ids []int64
-	var idss [][]int64
-	switch {
-	case json.Unmarshal(raw, &s) == nil:
-		r.prompts, r.count = []string{s}, 1
-	case json.Unmarshal(raw, &ss) == nil:
-		r.prompts, r.count = ss, int64(len(ss))
-	case json.Unmarshal(raw, &ids) == nil:
-		r.tokenCount, r.count = int64(len(ids)), 1
-	case json.Unmarshal(raw, &idss) == nil:
-		for _, t := range idss {
-			r.tokenCount += int64(len(t))
-		}
-		r.count = int64(len(idss))
-	default:
+	ti, ok := parseTextInputs(raw)
+	if !ok {
 		return r, invalidType("prompt", "a string, an array of strings, an array of token ids, or an array of token-id arrays")
 	}
+	r.prompts, r.tokenCount, r.count = ti.texts, ti.tokens, ti.count
 	if in.MaxTokens != nil {
 		if *in.MaxTokens < 1 {
 			return r, azure.BadRequest(fmt.Sprintf("Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got %d instead.", *in.MaxTokens), "max_tokens")

@@ -207,25 +207,11 @@ func parseEmbeddingsRequest(body []byte) (embeddingsRequest, *azure.Error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return r, azure.BadRequest("'input' is a required property", "input")
 	}
-	var s string
-	var ss []string
-	var ids []int64
-	var idss [][]int64
-	switch {
-	case json.Unmarshal(raw, &s) == nil:
-		r.inputs, r.count = []string{s}, 1
-	case json.Unmarshal(raw, &ss) == nil:
-		r.inputs, r.count = ss, len(ss)
-	case json.Unmarshal(raw, &ids) == nil:
-		r.tokenCount, r.count = int64(len(ids)), 1
-	case json.Unmarshal(raw, &idss) == nil:
-		for _, t := range idss {
-			r.tokenCount += int64(len(t))
-		}
-		r.count = len(idss)
-	default:
+	ti, ok := parseTextInputs(raw)
+	if !ok {
 		return r, invalidType("input", "a string, an array of strings, or an array of token arrays")
 	}
+	r.inputs, r.tokenCount, r.count = ti.texts, ti.tokens, int(ti.count)
 	if r.count == 0 {
 		return r, azure.BadRequest("'input' must not be empty", "input")
 	}
@@ -305,4 +291,36 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// textInputs is an OpenAI text-or-tokens field (embeddings' input, legacy
+// completions' prompt): a string, strings, token ids, or token-id arrays.
+type textInputs struct {
+	texts  []string // text items
+	tokens int64    // tokens of pre-tokenized items
+	count  int64    // items
+}
+
+// parseTextInputs reads raw in any of the four forms; ok is false for
+// anything else.
+func parseTextInputs(raw []byte) (textInputs, bool) {
+	var s string
+	var ss []string
+	var ids []int64
+	var idss [][]int64
+	switch {
+	case json.Unmarshal(raw, &s) == nil:
+		return textInputs{texts: []string{s}, count: 1}, true
+	case json.Unmarshal(raw, &ss) == nil:
+		return textInputs{texts: ss, count: int64(len(ss))}, true
+	case json.Unmarshal(raw, &ids) == nil:
+		return textInputs{tokens: int64(len(ids)), count: 1}, true
+	case json.Unmarshal(raw, &idss) == nil:
+		ti := textInputs{count: int64(len(idss))}
+		for _, t := range idss {
+			ti.tokens += int64(len(t))
+		}
+		return ti, true
+	}
+	return textInputs{}, false
 }
