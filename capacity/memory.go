@@ -266,31 +266,33 @@ func (s *memStore) correct(now time.Time, b *backend, r *memHeld, o Observation)
 		}
 		return
 	}
-	if o.RemainingTokens >= 0 {
-		seen := b.tokens.limit - o.RemainingTokens
-		var delta int64
-		if r != nil {
-			delta = seen - r.snapTokens - (b.corrTokens - r.snapCorrTokens)
-		} else {
-			delta = max(0, seen-b.tokens.used(now))
-		}
-		if delta != 0 {
-			b.tokens.correct(now, delta)
-			b.corrTokens += delta
-		}
+	var snapT, snapCorrT, snapR, snapCorrR int64
+	if r != nil {
+		snapT, snapCorrT, snapR, snapCorrR = r.snapTokens, r.snapCorrTokens, r.snapRequests, r.snapCorrRequests
 	}
-	if o.RemainingRequests >= 0 {
-		seen := b.requests.limit - o.RemainingRequests
-		var delta int64
-		if r != nil {
-			delta = seen - r.snapRequests - (b.corrRequests - r.snapCorrRequests)
-		} else {
-			delta = max(0, seen-b.requests.used(now))
-		}
-		if delta != 0 {
-			b.requests.correct(now, delta)
-			b.corrRequests += delta
-		}
+	correctWindow(now, b.tokens, &b.corrTokens, o.RemainingTokens, r != nil, snapT, snapCorrT)
+	correctWindow(now, b.requests, &b.corrRequests, o.RemainingRequests, r != nil, snapR, snapCorrR)
+}
+
+// correctWindow moves w to the remaining count a header showed (negative:
+// none). With a snapshot (what w held right after the attempt's charge, and
+// the corrections made by then) it corrects both ways, less what other
+// attempts corrected since; without one it only raises w to the header.
+// corr accumulates the corrections.
+func correctWindow(now time.Time, w *window, corr *int64, remaining int64, snapshot bool, snapTotal, snapCorr int64) {
+	if remaining < 0 {
+		return
+	}
+	seen := w.limit - remaining
+	var delta int64
+	if snapshot {
+		delta = seen - snapTotal - (*corr - snapCorr)
+	} else {
+		delta = max(0, seen-w.used(now))
+	}
+	if delta != 0 {
+		w.correct(now, delta)
+		*corr += delta
 	}
 }
 
