@@ -155,6 +155,9 @@ type backend struct {
 	cooldownUntil time.Time // 429/424
 	healthUntil   time.Time // 5xx, 408, resets
 	failures      int       // consecutive health failures
+	throttles     int       // consecutive 429/424s that did not say when to come back
+
+	eff float64 // effective share of the configured capacity (effective.go)
 
 	pass uint64 // the Model's Choose pass that last listed it
 
@@ -168,7 +171,7 @@ type backend struct {
 }
 
 func newBackend(s BackendSpec, now time.Time) *backend {
-	b := &backend{spec: s}
+	b := &backend{spec: s, eff: 1}
 	switch s.Tier {
 	case TierTPM:
 		b.tokens = newWindow(int64(s.TPM), s.TokenWindow, tokenBins, now)
@@ -177,6 +180,25 @@ func newBackend(s BackendSpec, now time.Time) *backend {
 		b.bucket = newBucket(float64(s.CapacityTPM), s.TokenWindow, now)
 	}
 	return b
+}
+
+// setEff sets the effective share of the configured capacity from now on.
+func (b *backend) setEff(now time.Time, eff float64) {
+	b.eff = eff
+	if b.bucket != nil {
+		b.bucket.setEff(now, eff)
+		return
+	}
+	b.tokens.room = effectiveLimit(b.tokens.limit, eff)
+	b.requests.room = effectiveLimit(b.requests.limit, eff)
+}
+
+// configured is the configured capacity in tokens per token window.
+func (b *backend) configured() int64 {
+	if b.bucket != nil {
+		return int64(b.bucket.capacity)
+	}
+	return b.tokens.limit
 }
 
 // coolingUntil is when the backend leaves both cooldowns.
@@ -202,10 +224,10 @@ func (b *backend) fits(now time.Time, cost int64) bool {
 // (the smaller of tokens and requests on a tpm backend).
 func (b *backend) headroom(now time.Time, cost int64) float64 {
 	if b.bucket != nil {
-		return (b.bucket.capacity - b.bucket.levelAt(now) - float64(cost)) / b.bucket.capacity
+		return (b.bucket.limit() - b.bucket.levelAt(now) - float64(cost)) / b.bucket.capacity
 	}
-	t := float64(b.tokens.limit-b.tokens.used(now)-cost) / float64(b.tokens.limit)
-	r := float64(b.requests.limit-b.requests.used(now)-1) / float64(b.requests.limit)
+	t := float64(b.tokens.room-b.tokens.used(now)-cost) / float64(b.tokens.limit)
+	r := float64(b.requests.room-b.requests.used(now)-1) / float64(b.requests.limit)
 	return min(t, r)
 }
 

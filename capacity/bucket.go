@@ -15,24 +15,36 @@ import (
 // the PTU, which costs no PTU throughput because a non-empty bucket drains at
 // full rate). A request larger than capacity has room only in an empty bucket.
 type bucket struct {
-	capacity float64 // tokens at 100 %
-	rate     float64 // tokens drained per nanosecond
-	level    float64
-	last     time.Time
+	capacity float64 // tokens at 100 %, as configured
+	rate     float64 // tokens drained per nanosecond, as configured
+	// eff scales capacity and rate: the share of the deployment the model
+	// assumes is its own (see effective.go).
+	eff   float64
+	level float64
+	last  time.Time
 }
 
 // epsilon absorbs float rounding, so that the bucket has room at the time roomAt returns.
 const epsilon = 1e-6
 
 func newBucket(capacity float64, window time.Duration, now time.Time) *bucket {
-	return &bucket{capacity: capacity, rate: capacity / float64(max(1, window)), last: now}
+	return &bucket{capacity: capacity, rate: capacity / float64(max(1, window)), eff: 1, last: now}
 }
 
 func (b *bucket) drain(now time.Time) {
 	if dt := now.Sub(b.last); dt > 0 {
-		b.level = math.Max(0, b.level-b.rate*float64(dt))
+		b.level = math.Max(0, b.level-b.rate*b.eff*float64(dt))
 		b.last = now
 	}
+}
+
+// limit is the effective capacity: tokens at the effective 100 %.
+func (b *bucket) limit() float64 { return b.capacity * b.eff }
+
+// setEff changes the effective share from now on.
+func (b *bucket) setEff(now time.Time, eff float64) {
+	b.drain(now)
+	b.eff = eff
 }
 
 // levelAt returns the level at now.
@@ -49,7 +61,8 @@ func (b *bucket) add(now time.Time, n float64) {
 
 func (b *bucket) fits(now time.Time, cost float64) bool {
 	b.drain(now)
-	return b.level+cost <= b.capacity+epsilon || (b.level <= epsilon && cost > b.capacity)
+	limit := b.limit()
+	return b.level+cost <= limit+epsilon || (b.level <= epsilon && cost > limit)
 }
 
 // roomAt returns the earliest time at or after now when cost has room,
@@ -58,8 +71,8 @@ func (b *bucket) roomAt(now time.Time, cost float64) time.Time {
 	if b.fits(now, cost) {
 		return now
 	}
-	target := max(0, b.capacity-cost)
-	ns := math.Ceil((b.level - target) / b.rate)
+	target := max(0, b.limit()-cost)
+	ns := math.Ceil((b.level - target) / (b.rate * b.eff))
 	if ns > float64(math.MaxInt64/2) {
 		ns = float64(math.MaxInt64 / 2)
 	}

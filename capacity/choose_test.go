@@ -140,8 +140,8 @@ func TestChoose(t *testing.T) {
 				}
 				return
 			}
-			if !ok || !slices.Equal(p.Order, c.want) {
-				t.Fatalf("Choose = %v, %v; want %v", p.Order, ok, c.want)
+			if !ok || !slices.Equal(p.Order[:p.Fit], c.want) {
+				t.Fatalf("Choose = %v (%d with room), %v; want %v with room", p.Order, p.Fit, ok, c.want)
 			}
 			if got := p.Reservation.Backend(); got != c.want[0] {
 				t.Errorf("reserved on %q, want %q", got, c.want[0])
@@ -231,13 +231,15 @@ func TestRecovery(t *testing.T) {
 		}
 	})
 	t.Run("cooldown and room: the later", func(t *testing.T) {
+		// A 429 says the PTU is at 100 % until its retry time: the bucket
+		// is filled to 600 + 2 s of drain (20), and 100 has room 12 s on.
 		m.Observe("p", 429, headers("retry-after-ms", "2000"), nil)
-		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 10*time.Second {
-			t.Errorf("p recovers after %v, want 10s", got)
+		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 12*time.Second {
+			t.Errorf("p recovers after %v, want 12s", got)
 		}
 		m.Observe("p", 429, headers("retry-after", "12"), nil)
-		if got := m.Recovery([]string{"p"}, 100).Sub(now); got != 12*time.Second {
-			t.Errorf("p recovers after %v, want 12s", got)
+		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 22*time.Second {
+			t.Errorf("p recovers after %v, want 22s", got)
 		}
 	})
 	t.Run("earliest of candidates", func(t *testing.T) {

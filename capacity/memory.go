@@ -29,6 +29,9 @@ type memHeld struct {
 	out  int64
 
 	tokBin, reqBin int64 // tpm: where the charge went
+	// fit is whether the backend had room for the charge: a 429 on an
+	// attempt that had room is the backend disagreeing with the model.
+	fit bool
 
 	// What the model believed right after the charge, and the corrections
 	// applied so far, for Observe.
@@ -72,27 +75,34 @@ type choice struct {
 func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 	var buf [32]choice
 	cs := buf[:0]
+	var spares []int32
 	s.pass++
 	var first Skip
 	out := int64(max(0, a.Output))
 	for i, name := range a.Candidates {
 		b := s.backends[name]
-		if b == nil || b.pass == s.pass || !b.available(now) || !b.fits(now, b.spec.Cost(cost, out)) {
+		if b == nil || b.pass == s.pass {
 			if i == 0 {
 				first = b.skip(now)
 			}
 			continue
 		}
 		b.pass = s.pass // listed twice: once is enough
+		if !b.available(now) || !b.fits(now, b.spec.Cost(cost, out)) {
+			if i == 0 {
+				first = b.skip(now)
+			}
+			if b.available(now) {
+				spares = append(spares, int32(i))
+			}
+			continue
+		}
 		h := max(0, b.headroom(now, b.spec.Cost(cost, out)))
 		if b.spec.Tier == TierTPM {
 			h *= float64(b.spec.Weight)
 		}
 		prio := int32(max(math.MinInt32, min(math.MaxInt32, b.spec.Priority)))
 		cs = append(cs, choice{score: h, prio: prio, idx: int32(i), tpm: b.spec.Tier == TierTPM})
-	}
-	if len(cs) == 0 {
-		return Choice{FirstSkipped: first}, nil
 	}
 	slices.SortStableFunc(cs, func(x, y choice) int {
 		if x.tpm != y.tpm {
@@ -106,13 +116,23 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 		}
 		return cmp.Compare(y.score, x.score)
 	})
-	order := make([]string, len(cs))
-	for i, c := range cs {
-		order[i] = a.Candidates[c.idx]
+	if len(cs)+len(spares) == 0 {
+		return Choice{FirstSkipped: first}, nil
 	}
-	h := &memHeld{ask: cost, out: out}
-	s.charge(now, h, order[0])
-	return Choice{Order: order, Held: h, FirstSkipped: first}, nil
+	order := make([]string, 0, len(cs)+len(spares))
+	for _, c := range cs {
+		order = append(order, a.Candidates[c.idx])
+	}
+	for _, i := range spares {
+		order = append(order, a.Candidates[i])
+	}
+	c := Choice{Order: order, Fit: len(cs), FirstSkipped: first}
+	if len(cs) > 0 || a.Overflow {
+		h := &memHeld{ask: cost, out: out}
+		s.charge(now, h, order[0])
+		c.Held = h
+	}
+	return c, nil
 }
 
 // skip says why b is not listed at now; b may be nil.
@@ -167,8 +187,12 @@ func (s *memStore) Settle(now time.Time, h Held, u Usage) error {
 	}
 	b.inflight--
 	b.reserved -= int(mh.cost)
+	used := b.spec.Normalized(u)
 	if b.bucket != nil {
-		b.bucket.add(now, float64(b.spec.Normalized(u))-float64(mh.cost))
+		b.bucket.add(now, float64(used)-float64(mh.cost))
+	}
+	if b.eff < 1 {
+		b.setEff(now, gainEffective(b.eff, used, b.configured()))
 	}
 	return nil
 }
@@ -186,6 +210,7 @@ func (s *memStore) charge(now time.Time, h *memHeld, name string) {
 	}
 	cost := b.spec.Cost(h.ask, h.out)
 	h.cost = cost
+	h.fit = b.available(now) && b.fits(now, cost)
 	b.inflight++
 	b.reserved += int(cost)
 	if b.bucket != nil {
@@ -226,8 +251,28 @@ func (s *memStore) Observe(now time.Time, name string, h Held, o Observation) er
 	}
 	s.correct(now, b, snap, o)
 	switch {
-	case o.Status == 429 || o.Status == 424:
-		if until := now.Add(o.Cooldown); until.After(b.cooldownUntil) {
+	case o.throttled():
+		if o.Status == 429 && snap != nil && snap.fit && b.available(now) && !o.sawLevel(b.bucket != nil) {
+			b.setEff(now, cutEffective(b.eff))
+		}
+		d := o.Cooldown
+		if d < 0 {
+			d = HealthCooldown(b.throttles, o.ThrottleBase, o.ThrottleMax)
+			b.throttles++
+		} else {
+			b.throttles = 0
+		}
+		if b.bucket != nil && o.Status == 429 {
+			// The deployment is at 100 % until it said to come back: so
+			// the model's bucket, which then frees room only as it
+			// drains, and the requests it holds go at that pace.
+			full := b.bucket.limit() + b.bucket.rate*b.bucket.eff*float64(d)
+			if delta := full - b.bucket.levelAt(now); delta > 0 {
+				b.bucket.add(now, delta)
+				b.corrLevel += delta
+			}
+		}
+		if until := now.Add(d); until.After(b.cooldownUntil) {
 			b.cooldownUntil = until
 		}
 	case o.healthFailure():
@@ -237,7 +282,7 @@ func (s *memStore) Observe(now time.Time, name string, h Held, o Observation) er
 			b.healthUntil = until
 		}
 	case o.Status >= 200 && o.Status <= 299:
-		b.failures = 0
+		b.failures, b.throttles = 0, 0
 	}
 	return nil
 }
@@ -302,18 +347,18 @@ func (s *memStore) States(now time.Time) ([]BackendState, error) {
 		st := BackendState{
 			Name: name, Tier: b.spec.Tier,
 			CooldownUntil: b.cooldownUntil, HealthUntil: b.healthUntil, Healthy: !now.Before(b.healthUntil),
-			Reserved: b.reserved, InFlight: b.inflight,
+			Reserved: b.reserved, InFlight: b.inflight, Effective: b.eff,
 		}
 		if b.bucket != nil {
 			level := b.bucket.levelAt(now)
 			st.Utilization = level / b.bucket.capacity
-			st.RemainingTokens = int(max(0, math.Floor(b.bucket.capacity-level)))
+			st.RemainingTokens = int(max(0, math.Floor(b.bucket.limit()-level)))
 			st.RemainingRequests = -1
 		} else {
 			used := b.tokens.used(now)
 			st.Utilization = float64(used) / float64(b.tokens.limit)
-			st.RemainingTokens = int(max(0, b.tokens.limit-used))
-			st.RemainingRequests = int(max(0, b.requests.limit-b.requests.used(now)))
+			st.RemainingTokens = int(max(0, b.tokens.room-used))
+			st.RemainingRequests = int(max(0, b.requests.room-b.requests.used(now)))
 		}
 		out = append(out, st)
 	}

@@ -98,9 +98,14 @@ func (m *Model) SetBackends(specs []BackendSpec) {
 // Plan is the outcome of Choose: the backends to try, in order, and the
 // reservation taken on the first.
 type Plan struct {
-	// Order lists the backends with room, preferred first; the rest are for
-	// Envoy's retries.
+	// Order lists the Fit backends with room, preferred first, then the
+	// spares: backends out of cooldown the model believes full, which
+	// Azure may still admit (it admits while below its limit). All but the
+	// first are for Envoy's retries.
 	Order []string
+	// Fit is how many of Order have room; 0 when the request overflowed
+	// (see Admit).
+	Fit int
 	// Reservation holds the request's cost on Order[0].
 	Reservation *Reservation
 	// FirstSkipped says why the first candidate (the preferred backend,
@@ -149,10 +154,10 @@ func (m *Model) chooseLocked(now time.Time, a Ask) (Plan, bool) {
 		st = m.local
 		c, _ = st.Choose(now, a, cost)
 	}
-	if c.Order == nil {
+	if c.Held == nil {
 		return Plan{FirstSkipped: c.FirstSkipped}, false
 	}
-	return Plan{Order: c.Order, FirstSkipped: c.FirstSkipped, Reservation: &Reservation{m: m, st: st, h: c.Held, cost: cost}}, true
+	return Plan{Order: c.Order, Fit: c.Fit, FirstSkipped: c.FirstSkipped, Reservation: &Reservation{m: m, st: st, h: c.Held, cost: cost}}, true
 }
 
 // Recovery returns the earliest time at which one of candidates is out of
@@ -199,6 +204,11 @@ type BackendState struct {
 	// store).
 	Reserved int `json:"reserved"`
 	InFlight int `json:"in_flight"`
+	// Effective is the share of the configured capacity the model assumes
+	// it can use (1 until a backend without load headers throttles
+	// requests the model had room for; see effective.go). Remaining counts
+	// are against it; Utilization is against the configured capacity.
+	Effective float64 `json:"effective"`
 }
 
 // States returns every backend's state, sorted by name: from the shared

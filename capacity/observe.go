@@ -24,9 +24,16 @@ const (
 //     stale header from its own error, so Observe only raises usage to what
 //     the header shows; Reservation.Observe corrects both ways. Negative or
 //     missing values are unknown and ignored.
-//   - 429 and 424 put the backend in cooldown for ParseRetryAfter's duration
-//     (Options.DefaultCooldown if none), clamped to Options.MaxCooldown. A
-//     cooldown is only ever extended, never shortened.
+//   - 429 and 424 put the backend in cooldown for ParseRetryAfter's duration,
+//     clamped to Options.MaxCooldown. When the backend does not say,
+//     Options.DefaultCooldown, doubling with each consecutive such 429 up
+//     to MaxCooldown. A cooldown is only ever extended, never shortened.
+//   - A 429 on a PTU fills its bucket to 100 % plus what drains until the
+//     cooldown ends, so that room comes back at the rate the deployment
+//     frees it.
+//   - A 429 on an attempt the model had room for, without a header giving
+//     the backend's load, lowers the backend's effective capacity (see
+//     effective.go); settled requests raise it back.
 //   - 408 and 5xx start or extend the health cooldown (see ObserveFailure);
 //     a 2xx resets its exponent.
 func (m *Model) Observe(backend string, status int, header func(string) string, body []byte) {
@@ -107,11 +114,10 @@ func (m *Model) observation(now time.Time, status int, header func(string) strin
 		}
 	}
 	if status == 429 || status == 424 {
-		d, ok := ParseRetryAfter(now, header, body)
-		if !ok {
-			d = opts.DefaultCooldown
+		o.Cooldown, o.ThrottleBase, o.ThrottleMax = -1, opts.DefaultCooldown, opts.MaxCooldown
+		if d, ok := ParseRetryAfter(now, header, body); ok {
+			o.Cooldown = min(d, opts.MaxCooldown)
 		}
-		o.Cooldown = min(d, opts.MaxCooldown)
 	}
 	return o
 }

@@ -226,6 +226,12 @@ func TestCooldownRules(t *testing.T) {
 			p.Reservation.Settle(100)
 			clk.Advance(10 * time.Millisecond)
 		}
+		// The PTU was at 100 % when its cooldown ended: room for 100
+		// tokens comes back as they drain (60 ms at 100,000 per minute).
+		if p, _ := m.Choose(cands, 100); p.Order[0] != "a" {
+			t.Fatalf("at the cooldown's end: %v", p.Order)
+		}
+		clk.Advance(60 * time.Millisecond)
 		if p, _ := m.Choose(cands, 100); p.Order[0] != "p" {
 			t.Fatalf("after the cooldown: %v", p.Order)
 		}
@@ -237,7 +243,7 @@ func TestCooldownRules(t *testing.T) {
 		if p, _ := m.Choose(cands, 100); p.Order[0] != "a" {
 			t.Fatalf("before the clamp: %v", p.Order)
 		}
-		clk.Advance(time.Millisecond)
+		clk.Advance(61 * time.Millisecond) // 100 tokens drained since
 		if p, _ := m.Choose(cands, 100); p.Order[0] != "p" {
 			t.Fatalf("after %v: %v", DefaultMaxCooldown, p.Order)
 		}

@@ -26,8 +26,10 @@ func TestSetOptions(t *testing.T) {
 		t.Errorf("default cooldown shortened a running one: %v", got)
 	}
 	clk.Advance(2 * time.Second)
+	m.Observe("a", 200, nil, nil) // a success ends the run of 429s without a retry time
 	m.Observe("a", 429, nil, nil)
 	if got := state(t, m, "a").CooldownUntil.Sub(clk.Now()); got != time.Second {
 		t.Errorf("cooldown %v, want the 1s default", got)
 	}
+	m.Sync()
 }

@@ -63,9 +63,27 @@ func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 			return p, nil
 		}
 	}
-	rec, inflight := m.recoveryLocked(now, a.Candidates, c, int64(max(0, a.Output)))
-	if rec.IsZero() || rec.After(now.Add(m.opts.MaxWait)) && !inflight {
+	// Hold the request only if room for it and for every request held
+	// before it is predicted within MaxWait, or, when none is held, a
+	// request in flight may free room early (estimates count every
+	// max_tokens; a PTU refunds the difference on settlement).
+	out := int64(max(0, a.Output))
+	rec, inflight := m.recoveryLocked(now, a.Candidates, c+m.q.cost, out+m.q.output)
+	if rec.IsZero() || rec.After(now.Add(m.opts.MaxWait)) && (m.q.n > 0 || !inflight) {
+		// Waiting would not get it served in time: send it anyway to a
+		// backend out of cooldown (Azure admits while below its limit,
+		// and the model's estimate counts every max_tokens), or, when
+		// every candidate is cooling down, answer at once with when the
+		// first can take it.
+		a.Overflow = true
+		p, ok := m.chooseLocked(now, a)
+		if !ok && m.q.n > 0 {
+			rec, _ = m.recoveryLocked(now, a.Candidates, c, out)
+		}
 		m.mu.Unlock()
+		if ok {
+			return p, nil
+		}
 		return Plan{}, &NoCapacityError{RetryAt: rec}
 	}
 	a.Candidates = slices.Clone(a.Candidates)
@@ -142,7 +160,7 @@ func (m *Model) dispatchLocked(now time.Time) {
 			progress = true
 			cq.ws[0] = nil
 			cq.ws = cq.ws[1:]
-			q.n--
+			q.dropped(w)
 			w.deadline.Stop()
 			w.plan = p
 			w.finish()
@@ -239,6 +257,9 @@ type queue struct {
 	spare  []*consumerQueue
 	byName map[string]*consumerQueue
 	n      int
+	// cost and output are the waiters' total cost and output: a newcomer
+	// is served after them.
+	cost, output int64
 
 	timer   Timer // recovery timer
 	timerAt time.Time
@@ -256,6 +277,15 @@ func (q *queue) push(w *waiter) {
 	}
 	cq.ws = append(cq.ws, w)
 	q.n++
+	q.cost += w.cost
+	q.output += int64(max(0, w.ask.Output))
+}
+
+// dropped counts w out of the queue's totals.
+func (q *queue) dropped(w *waiter) {
+	q.n--
+	q.cost -= w.cost
+	q.output -= int64(max(0, w.ask.Output))
 }
 
 func (q *queue) remove(w *waiter) {
@@ -266,7 +296,7 @@ func (q *queue) remove(w *waiter) {
 	for i, x := range cq.ws {
 		if x == w {
 			cq.ws = append(cq.ws[:i], cq.ws[i+1:]...)
-			q.n--
+			q.dropped(w)
 			break
 		}
 	}

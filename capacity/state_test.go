@@ -14,9 +14,9 @@ func TestStates(t *testing.T) {
 	got := m.States()
 	want := []BackendState{
 		{Name: "a", Tier: TierPTU, Utilization: 0.25, RemainingTokens: 750, RemainingRequests: -1,
-			HealthUntil: epoch.Add(500 * time.Millisecond), Reserved: 250, InFlight: 1},
+			HealthUntil: epoch.Add(500 * time.Millisecond), Reserved: 250, InFlight: 1, Effective: 1},
 		{Name: "b", Tier: TierTPM, Utilization: 0.1, RemainingTokens: 900, RemainingRequests: 999,
-			CooldownUntil: epoch.Add(3 * time.Second), Healthy: true, Reserved: 100, InFlight: 1},
+			CooldownUntil: epoch.Add(3 * time.Second), Healthy: true, Reserved: 100, InFlight: 1, Effective: 1},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("States = %+v", got)

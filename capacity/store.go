@@ -38,8 +38,16 @@ type Store interface {
 
 // Choice is a Store's answer to Choose.
 type Choice struct {
+	// Order lists first the Fit candidates with room, preferred first, then
+	// the spares: candidates out of cooldown without room for the request,
+	// in the candidates' order. Azure admits while a deployment is below its
+	// limit, so a spare may still take the request; it is the last resort
+	// of Envoy's retries.
 	Order []string
-	Held  Held
+	Fit   int
+	// Held is the charge on Order[0]: taken when Fit > 0, or when the Ask
+	// overflows and there is a spare; nil otherwise.
+	Held Held
 	// FirstSkipped says why the first candidate was not listed (see
 	// Plan.FirstSkipped); empty when it was.
 	FirstSkipped Skip
@@ -87,14 +95,21 @@ type Ask struct {
 	// Meta is kept with a shared reservation and returned to Attach (the
 	// request's trace context).
 	Meta string
+	// Overflow charges the first spare when no candidate has room: the
+	// request is sent anyway (see Model.Admit).
+	Overflow bool
 }
 
 // Observation is one attempt's response as the store applies it: the
 // Model has already parsed the headers and decided the cooldowns.
 type Observation struct {
 	Status int // 0: failed without a status (reset, refused, timeout)
-	// Cooldown is the throttling cooldown of a 429/424, already clamped.
-	Cooldown time.Duration
+	// Cooldown is the throttling cooldown of a 429/424, already clamped;
+	// negative when the backend did not say when to come back: the store
+	// then takes ThrottleBase, doubling with each consecutive such 429 up
+	// to ThrottleMax.
+	Cooldown                  time.Duration
+	ThrottleBase, ThrottleMax time.Duration
 	// HealthBase and HealthMax bound a health failure's cooldown, which
 	// doubles with the backend's consecutive failures.
 	HealthBase, HealthMax time.Duration
@@ -103,6 +118,18 @@ type Observation struct {
 	// azure-openai-deployment-utilization in percent, -1 when absent.
 	RemainingTokens, RemainingRequests int64
 	Utilization                        float64
+}
+
+// throttled reports whether the observation starts a throttling cooldown.
+func (o Observation) throttled() bool { return o.Status == 429 || o.Status == 424 }
+
+// sawLevel reports whether the observation carries the backend's own count
+// of its load: the utilization (ptu) or a remaining count (tpm).
+func (o Observation) sawLevel(ptu bool) bool {
+	if ptu {
+		return o.Utilization >= 0
+	}
+	return o.RemainingTokens >= 0 || o.RemainingRequests >= 0
 }
 
 // healthFailure reports whether the observation starts a health cooldown.

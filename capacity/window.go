@@ -11,7 +11,10 @@ import "time"
 // request larger than the whole limit has room only in an empty window (Azure
 // admits a request while the total is below the limit and charges it in full).
 type window struct {
-	limit  int64
+	limit int64 // as configured: what the backend's remaining counts are against
+	// room is the effective limit, what fits and roomAt allow (see
+	// effective.go); limit until the backend disagrees.
+	room   int64
 	binDur time.Duration
 	bins   []int64
 	epoch  time.Time // bin 0 starts here
@@ -24,7 +27,7 @@ type window struct {
 
 func newWindow(limit int64, length time.Duration, bins int, epoch time.Time) *window {
 	binDur := max(1, length/time.Duration(bins))
-	return &window{limit: limit, binDur: binDur, bins: make([]int64, bins), epoch: epoch, headEnd: epoch.Add(binDur)}
+	return &window{limit: limit, room: limit, binDur: binDur, bins: make([]int64, bins), epoch: epoch, headEnd: epoch.Add(binDur)}
 }
 
 func (w *window) binOf(now time.Time) int64 {
@@ -71,7 +74,7 @@ func fitsInt(used, cost, limit int64) bool {
 
 // fits reports whether cost has room at now.
 func (w *window) fits(now time.Time, cost int64) bool {
-	return fitsInt(w.used(now), cost, w.limit)
+	return fitsInt(w.used(now), cost, w.room)
 }
 
 // charge adds n at now and returns the bin it went into.
@@ -119,12 +122,12 @@ func (w *window) correct(now time.Time, delta int64) {
 // assuming nothing more is charged.
 func (w *window) roomAt(now time.Time, cost int64) time.Time {
 	w.advance(now)
-	if fitsInt(w.total, cost, w.limit) {
+	if fitsInt(w.total, cost, w.room) {
 		return now
 	}
 	need := w.total // to empty the window, for a cost above the limit
-	if cost <= w.limit {
-		need = w.total + cost - w.limit
+	if cost <= w.room {
+		need = w.total + cost - w.room
 	}
 	size := int64(len(w.bins))
 	var freed int64

@@ -267,9 +267,13 @@ func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) (capacity.Choi
 	if id == "" {
 		id = randomID()
 	}
-	extra := append([]string{itoa(cost), itoa(int64(max(0, a.Output))), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta}, a.Candidates...)
+	overflow := "0"
+	if a.Overflow {
+		overflow = "1"
+	}
+	extra := append([]string{itoa(cost), itoa(int64(max(0, a.Output))), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta, overflow}, a.Candidates...)
 	// The reply: the reason the first candidate was skipped ("" if it was
-	// not), then the order.
+	// not), how many have room, then the order.
 	reply, err := s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()
 	if err != nil && strings.HasPrefix(err.Error(), idTaken) {
 		id = randomID()
@@ -278,12 +282,19 @@ func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) (capacity.Choi
 	if err != nil {
 		return capacity.Choice{}, fmt.Errorf("redis: choose: %w", err)
 	}
-	if len(reply) == 0 {
-		return capacity.Choice{}, errors.New("redis: choose: empty reply")
+	if len(reply) < 2 {
+		return capacity.Choice{}, errors.New("redis: choose: malformed reply")
 	}
-	c := capacity.Choice{FirstSkipped: capacity.Skip(reply[0])}
-	if order := reply[1:]; len(order) > 0 {
-		c.Order, c.Held = order, &held{id: id, backend: order[0]}
+	fit, err := strconv.Atoi(reply[1])
+	if err != nil {
+		return capacity.Choice{}, fmt.Errorf("redis: choose: %w", err)
+	}
+	c := capacity.Choice{FirstSkipped: capacity.Skip(reply[0]), Fit: fit}
+	if order := reply[2:]; len(order) > 0 {
+		c.Order = order
+		if fit > 0 || a.Overflow {
+			c.Held = &held{id: id, backend: order[0]}
+		}
 	}
 	return c, nil
 }
@@ -371,10 +382,15 @@ func (s *Store) Observe(now time.Time, backend string, h capacity.Held, o capaci
 	if rh, ok := h.(*held); ok && rh != nil {
 		resKey, useRes = s.resKey(rh.id), "1"
 	}
+	cooldown := int64(-1) // the backend did not say
+	if o.Cooldown >= 0 {
+		cooldown = o.Cooldown.Microseconds()
+	}
 	err := s.call("observe", now, resKey, []string{backend},
-		backend, strconv.Itoa(o.Status), itoa(o.Cooldown.Microseconds()),
+		backend, strconv.Itoa(o.Status), itoa(cooldown),
 		itoa(o.HealthBase.Microseconds()), itoa(o.HealthMax.Microseconds()),
 		itoa(o.RemainingTokens), itoa(o.RemainingRequests), strconv.FormatFloat(o.Utilization, 'g', -1, 64), useRes,
+		itoa(o.ThrottleBase.Microseconds()), itoa(o.ThrottleMax.Microseconds()),
 	).Error()
 	if err != nil {
 		return fmt.Errorf("redis: observe: %w", err)
@@ -391,7 +407,7 @@ func (s *Store) States(now time.Time) ([]capacity.BackendState, error) {
 	out := make([]capacity.BackendState, 0, len(rows))
 	for _, row := range rows {
 		f, err := row.AsStrSlice()
-		if err != nil || len(f) != 8 {
+		if err != nil || len(f) != 9 {
 			return nil, errors.New("redis: states: malformed reply")
 		}
 		num := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v }
@@ -404,7 +420,7 @@ func (s *Store) States(now time.Time) ([]capacity.BackendState, error) {
 			Name: f[0], Tier: tier, Utilization: num(1),
 			RemainingTokens: int(num(2)), RemainingRequests: int(num(3)),
 			CooldownUntil: micros(int64(num(4))), HealthUntil: micros(int64(num(5))), Healthy: !now.Before(hu),
-			Reserved: int(num(6)), InFlight: int(num(7)),
+			Reserved: int(num(6)), InFlight: int(num(7)), Effective: num(8),
 		})
 	}
 	sortStates(out)

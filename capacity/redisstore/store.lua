@@ -195,15 +195,26 @@ local function wroom(s, p, binUs, size, limit, cost)
   return (head + size) * binUs
 end
 
--- The PTU bucket: 'lv' level, 'll' when it was last drained.
+-- Effective capacity (capacity/effective.go): 'ef' the share of the
+-- configured capacity the model assumes it can use, absent meaning 1.
+local EFF_CUT, EFF_FLOOR, EFF_GAIN = 0.85, 0.25, 0.1
+local function eff(s) return s.h['ef'] or 1 end
+local function elimit(limit, e) return math.max(1, math.floor(limit * e)) end
+
+-- The PTU bucket: 'lv' level, 'll' when it was last drained; it drains and
+-- fills up to the effective capacity.
 local function drain(s)
   local last = s.h['ll']
   if last == nil then set(s, 'll', now); return end
   local dt = now - last
   if dt > 0 then
-    set(s, 'lv', math.max(0, get(s, 'lv') - s.tl / s.win * dt))
+    set(s, 'lv', math.max(0, get(s, 'lv') - s.tl / s.win * eff(s) * dt))
     set(s, 'll', now)
   end
+end
+local function setEff(s, e)
+  if s.ptu then drain(s) end
+  set(s, 'ef', e)
 end
 local function badd(s, v)
   drain(s)
@@ -211,13 +222,13 @@ local function badd(s, v)
 end
 local function bfits(s, cost)
   drain(s)
-  local lv = get(s, 'lv')
-  return lv + cost <= s.tl + EPS or (lv <= EPS and cost > s.tl)
+  local lv, limit = get(s, 'lv'), s.tl * eff(s)
+  return lv + cost <= limit + EPS or (lv <= EPS and cost > limit)
 end
 local function broom(s, cost)
   if bfits(s, cost) then return now end
-  local target = math.max(0, s.tl - cost)
-  return now + math.ceil((get(s, 'lv') - target) / (s.tl / s.win))
+  local target = math.max(0, s.tl * eff(s) - cost)
+  return now + math.ceil((get(s, 'lv') - target) / (s.tl / s.win * eff(s)))
 end
 
 -- A backend: 'cd' throttling cooldown end, 'hu' health cooldown end, 'hf'
@@ -230,12 +241,12 @@ local function fits(s, cost)
   if s.ptu then return bfits(s, cost) end
   advance(s, 't', s.tbin, s.tbins)
   advance(s, 'q', s.qbin, s.qbins)
-  return fitsN(get(s, 'q' .. 's'), 1, s.rl) and fitsN(get(s, 't' .. 's'), cost, s.tl)
+  return fitsN(get(s, 'q' .. 's'), 1, elimit(s.rl, eff(s))) and fitsN(get(s, 't' .. 's'), cost, elimit(s.tl, eff(s)))
 end
 local function headroom(s, cost)
-  if s.ptu then return (s.tl - get(s, 'lv') - cost) / s.tl end
-  local t = (s.tl - get(s, 'ts') - cost) / s.tl
-  local r = (s.rl - get(s, 'qs') - 1) / s.rl
+  if s.ptu then return (s.tl * eff(s) - get(s, 'lv') - cost) / s.tl end
+  local t = (elimit(s.tl, eff(s)) - get(s, 'ts') - cost) / s.tl
+  local r = (elimit(s.rl, eff(s)) - get(s, 'qs') - 1) / s.rl
   return math.min(t, r)
 end
 local function recovery(s, cost)
@@ -244,7 +255,7 @@ local function recovery(s, cost)
   if s.ptu then
     room = broom(s, cost)
   else
-    room = math.max(wroom(s, 't', s.tbin, s.tbins, s.tl, cost), wroom(s, 'q', s.qbin, s.qbins, s.rl, 1))
+    room = math.max(wroom(s, 't', s.tbin, s.tbins, elimit(s.tl, eff(s)), cost), wroom(s, 'q', s.qbin, s.qbins, elimit(s.rl, eff(s)), 1))
   end
   return math.max(t, room)
 end
@@ -262,7 +273,8 @@ local function normalized(s, prompt, cached, output)
   return math.max(0, prompt - math.max(0, cached)) + math.ceil(s.ratio * output - 1e-9)
 end
 
--- Reservations: 'n' backend, 'c' cost, 'tb'/'qb' bins charged, snapshots
+-- Reservations: 'n' backend, 'c' cost, 'f' 1 when the backend had room for
+-- it (a 429 then disagrees with the model), 'tb'/'qb' bins charged, snapshots
 -- 'sl','scl' (ptu) and 'st','sq','sct','scq' (tpm), 'm' the caller's meta.
 local function loadRes()
   local raw = redis.call('HGETALL', KEYS[1])
@@ -309,6 +321,7 @@ local function charge(r, s)
   r.n, r.c = s.name, costOf(s, r.a, r.o)
   local cost = r.c
   load(s)
+  if available(s) and fits(s, cost) then r.f = 1 else r.f = 0 end
   reserve(r, s)
   if s.ptu then
     badd(s, cost)
@@ -340,9 +353,10 @@ if op == 'choose' then
   end
   local cost, output = tonumber(ARGV[args]), tonumber(ARGV[args + 1])
   local ttl, meta = tonumber(ARGV[args + 2]), ARGV[args + 3]
-  local cs, seen = {}, {}
+  local overflow = ARGV[args + 4] == '1'
+  local cs, spares, seen = {}, {}, {}
   local first = ''
-  local from = args + 4
+  local from = args + 5
   for i = from, #ARGV do
     local s = byName[ARGV[i]]
     if s and not seen[s] then
@@ -353,10 +367,13 @@ if op == 'choose' then
         local h = math.max(0, headroom(s, c))
         if not s.ptu then h = h * s.weight end
         cs[#cs + 1] = {s = s, score = h, pos = #cs + 1}
-      elseif i == from then
-        if now < get(s, 'hu') then first = 'unhealthy'
-        elseif now < get(s, 'cd') then first = 'throttled'
-        else first = 'capacity' end
+      else
+        if available(s) then spares[#spares + 1] = s end
+        if i == from then
+          if now < get(s, 'hu') then first = 'unhealthy'
+          elseif now < get(s, 'cd') then first = 'throttled'
+          else first = 'capacity' end
+        end
       end
     elseif not s and i == from then
       first = 'unknown'
@@ -368,11 +385,16 @@ if op == 'choose' then
     if x.score ~= y.score then return x.score > y.score end
     return x.pos < y.pos
   end)
-  result = {first}
+  -- Reply: the first's skip reason, how many have room, then the order:
+  -- those with room, then the spares (out of cooldown, no room).
+  result = {first, tostring(#cs)}
   for _, c in ipairs(cs) do result[#result + 1] = c.s.name end
-  if #cs > 0 then
+  for _, sp in ipairs(spares) do result[#result + 1] = sp.name end
+  local to = nil
+  if #cs > 0 then to = cs[1].s elseif overflow then to = spares[1] end
+  if to then
     local r = {m = meta, x = now + ttl * 1000, a = cost, o = output}
-    charge(r, cs[1].s)
+    charge(r, to)
     saveRes(r, ttl)
   end
 elseif op == 'recovery' then
@@ -415,17 +437,19 @@ elseif op == 'settle' or op == 'release' then
       else
         load(s)
         unreserve(r, s)
-        if s.ptu then
-          badd(s, normalized(s, tonumber(ARGV[args]), tonumber(ARGV[args + 1]), tonumber(ARGV[args + 2])) - r.c)
-        end
+        local used = normalized(s, tonumber(ARGV[args]), tonumber(ARGV[args + 1]), tonumber(ARGV[args + 2]))
+        if s.ptu then badd(s, used - r.c) end
+        local e = eff(s)
+        if e < 1 then setEff(s, math.min(1, e + EFF_GAIN * math.max(0, used) / s.tl)) end
       end
     end
     redis.call('DEL', KEYS[1])
   end
   result = 1
 elseif op == 'observe' then
-  -- args: backend, status, cooldown µs, health base µs, health max µs,
-  -- remaining tokens, remaining requests, utilization %, use reservation (1/0)
+  -- args: backend, status, cooldown µs (-1: not said), health base µs,
+  -- health max µs, remaining tokens, remaining requests, utilization %, use
+  -- reservation (1/0), throttle base µs, throttle max µs
   local s = byName[ARGV[args]]
   result = 0
   if s then
@@ -467,6 +491,28 @@ elseif op == 'observe' then
       end
     end
     if status == 429 or status == 424 then
+      local sawLevel
+      if s.ptu then sawLevel = util >= 0 else sawLevel = remT >= 0 or remQ >= 0 end
+      if status == 429 and r and r.f == 1 and available(s) and not sawLevel then
+        setEff(s, math.max(EFF_FLOOR, eff(s) * EFF_CUT))
+      end
+      if cooldown < 0 then
+        local tbase, tmax = tonumber(ARGV[args + 9]), tonumber(ARGV[args + 10])
+        local f = get(s, 'tf')
+        local i = 0
+        cooldown = tbase
+        while i < f and cooldown < tmax do cooldown = cooldown * 2; i = i + 1 end
+        cooldown = math.min(cooldown, tmax)
+        set(s, 'tf', f + 1)
+      elseif get(s, 'tf') ~= 0 then
+        set(s, 'tf', 0)
+      end
+      if s.ptu and status == 429 then
+        -- At 100 % until the cooldown ends (see capacity's memStore.Observe).
+        drain(s)
+        local delta = s.tl * eff(s) + s.tl / s.win * eff(s) * cooldown - get(s, 'lv')
+        if delta > 0 then badd(s, delta); set(s, 'cl', get(s, 'cl') + delta) end
+      end
       if now + cooldown > get(s, 'cd') then set(s, 'cd', now + cooldown) end
     elseif status == 0 or status == 408 or (status >= 500 and status <= 599) then
       local d, f = hbase, get(s, 'hf')
@@ -477,11 +523,13 @@ elseif op == 'observe' then
       if now + d > get(s, 'hu') then set(s, 'hu', now + d) end
     elseif status >= 200 and status <= 299 then
       if get(s, 'hf') ~= 0 then set(s, 'hf', 0) end
+      if get(s, 'tf') ~= 0 then set(s, 'tf', 0) end
     end
   end
 elseif op == 'states' then
   -- returns per backend: name, utilization, remaining tokens, remaining
-  -- requests (-1 on ptu), cooldown end µs, health end µs, reserved, in flight
+  -- requests (-1 on ptu), cooldown end µs, health end µs, reserved, in
+  -- flight, effective share
   result = {}
   for _, s in ipairs(specs) do
     load(s)
@@ -489,14 +537,14 @@ elseif op == 'states' then
     if s.ptu then
       drain(s)
       local lv = get(s, 'lv')
-      util, remT, remQ = lv / s.tl, math.max(0, math.floor(s.tl - lv)), -1
+      util, remT, remQ = lv / s.tl, math.max(0, math.floor(s.tl * eff(s) - lv)), -1
     else
       advance(s, 't', s.tbin, s.tbins)
       advance(s, 'q', s.qbin, s.qbins)
       util = get(s, 'ts') / s.tl
-      remT, remQ = math.max(0, s.tl - get(s, 'ts')), math.max(0, s.rl - get(s, 'qs'))
+      remT, remQ = math.max(0, elimit(s.tl, eff(s)) - get(s, 'ts')), math.max(0, elimit(s.rl, eff(s)) - get(s, 'qs'))
     end
-    result[#result + 1] = {s.name, fmt(util), fmt(remT), fmt(remQ), fmt(get(s, 'cd')), fmt(get(s, 'hu')), fmt(get(s, 'res')), fmt(get(s, 'inf'))}
+    result[#result + 1] = {s.name, fmt(util), fmt(remT), fmt(remQ), fmt(get(s, 'cd')), fmt(get(s, 'hu')), fmt(get(s, 'res')), fmt(get(s, 'inf')), fmt(eff(s))}
   end
 else
   return redis.error_reply('spillway: unknown op ' .. tostring(op))
