@@ -31,7 +31,7 @@ func TestAdmitOverflowsWhenWaitingIsLonger(t *testing.T) {
 		m, _ := newTestModel(t, Options{MaxWait: 3 * time.Second}, ptu("p", 1000), tpm("a", 1000, 0))
 		mustChoose(m, "a", 1000)
 		full, _ := m.Choose([]string{"p"}, 1000)
-		full.Reservation.Settle(1000) // nothing in flight: nothing to free room early
+		full.Reservation.Settle(1000)                                          // nothing in flight: nothing to free room early
 		p, err := m.Admit(ctx, Ask{Candidates: []string{"p", "a"}, Cost: 200}) // room in 12 s
 		if err != nil || p.Fit != 0 || !slices.Equal(p.Order, []string{"p", "a"}) {
 			t.Fatalf("Admit = %+v, %v; want an overflow to p then a", p, err)
