@@ -142,6 +142,9 @@ type Capacity struct {
 	// MaxWait bounds how long a request is held when no backend has room
 	// before it is answered 429.
 	MaxWait Duration `yaml:"max_wait"`
+	// DefaultCooldown is the cooldown after a 429 that does not say when to
+	// come back; it doubles with each such 429 in a row, up to MaxCooldown.
+	DefaultCooldown Duration `yaml:"default_cooldown"`
 }
 
 // Gateway configures the Envoy listener clients call.
@@ -455,6 +458,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Capacity.MaxWait == 0 {
 		c.Capacity.MaxWait = Duration(3 * time.Second)
+	}
+	if c.Capacity.DefaultCooldown == 0 {
+		c.Capacity.DefaultCooldown = Duration(time.Second)
 	}
 	c.ClientAuth.applyDefaults()
 	if c.Retry.StatusCodes == nil {

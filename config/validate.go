@@ -69,6 +69,9 @@ func (c *Config) Validate(dir string) error {
 	if c.Capacity.MaxCooldown.D() <= 0 {
 		v.add("capacity.max_cooldown", "must be > 0")
 	}
+	if d := c.Capacity.DefaultCooldown.D(); d < 0 || c.Capacity.MaxCooldown.D() > 0 && d > c.Capacity.MaxCooldown.D() {
+		v.add("capacity.default_cooldown", "must be >= 0 (0 takes the default, 1s) and at most max_cooldown")
+	}
 	if c.Capacity.MaxWait.D() < 0 {
 		v.add("capacity.max_wait", "must be >= 0 (0 takes the default, 3s)")
 	}

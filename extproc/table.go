@@ -89,8 +89,9 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 		maxWait:   cfg.Capacity.MaxWait.D(),
 		specs:     capacitySpecs(cfg),
 		capacityOptions: capacity.Options{
-			MaxCooldown: cfg.Capacity.MaxCooldown.D(),
-			MaxWait:     cfg.Capacity.MaxWait.D(),
+			MaxCooldown:     cfg.Capacity.MaxCooldown.D(),
+			DefaultCooldown: cfg.Capacity.DefaultCooldown.D(),
+			MaxWait:         cfg.Capacity.MaxWait.D(),
 		},
 	}
 	overrides := map[string]string{}

@@ -27,6 +27,7 @@ const (
 	MetricUtilization      = "spillway.backend.utilization"
 	MetricRemainingTokens  = "spillway.backend.remaining_tokens"
 	MetricCooldown         = "spillway.backend.cooldown"
+	MetricEffective        = "spillway.backend.effective_capacity"
 	MetricConfigReloads    = "spillway.config.reloads"
 )
 
@@ -160,6 +161,10 @@ type BackendGauge struct {
 	RemainingTokens int64
 	// CoolingDown is true while the backend is skipped after a throttle.
 	CoolingDown bool
+	// Effective is the share of the configured capacity the model
+	// currently assumes usable: below 1 after the backend throttled
+	// requests the model had room for (another client uses it).
+	Effective float64
 }
 
 // SpillReason classifies an attempt's status: the reason a request moved
@@ -194,10 +199,11 @@ type gauges struct {
 	util      metric.Float64ObservableGauge
 	remaining metric.Int64ObservableGauge
 	cooldown  metric.Int64ObservableGauge
+	effective metric.Float64ObservableGauge
 }
 
 func (in *instruments) init(m metric.Meter, backends metric.Callback) error {
-	var errs [13]error
+	var errs [14]error
 	in.tokenUsage, errs[0] = m.Int64Histogram(MetricTokenUsage, metric.WithUnit("{token}"),
 		metric.WithDescription("Tokens used per request, by token type (input or output)."),
 		metric.WithExplicitBucketBoundaries(tokenBuckets...))
@@ -226,6 +232,7 @@ func (in *instruments) init(m metric.Meter, backends metric.Callback) error {
 		util      metric.Float64ObservableGauge
 		remaining metric.Int64ObservableGauge
 		cooldown  metric.Int64ObservableGauge
+		effective metric.Float64ObservableGauge
 	)
 	util, errs[10] = m.Float64ObservableGauge(MetricUtilization, metric.WithUnit("1"),
 		metric.WithDescription("Fraction of a backend's capacity in use (1 = full) as spillway's capacity model sees it."))
@@ -233,11 +240,13 @@ func (in *instruments) init(m metric.Meter, backends metric.Callback) error {
 		metric.WithDescription("Tokens a backend can still take in its current window."))
 	cooldown, errs[12] = m.Int64ObservableGauge(MetricCooldown,
 		metric.WithDescription("1 while a backend is cooling down after a throttle, else 0."))
+	effective, errs[13] = m.Float64ObservableGauge(MetricEffective, metric.WithUnit("1"),
+		metric.WithDescription("Effective capacity / configured capacity: the share of a backend spillway currently assumes usable (below 1 after the backend throttled requests the model had room for, without saying how full it was)."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}
-	in.gauges = gauges{util: util, remaining: remaining, cooldown: cooldown}
-	_, err := m.RegisterCallback(backends, util, remaining, cooldown)
+	in.gauges = gauges{util: util, remaining: remaining, cooldown: cooldown, effective: effective}
+	_, err := m.RegisterCallback(backends, util, remaining, cooldown, effective)
 	return err
 }
 
@@ -271,6 +280,7 @@ func (t *Telemetry) observeBackends(_ context.Context, o metric.Observer) error 
 			c = 1
 		}
 		o.ObserveInt64(g.cooldown, c, set)
+		o.ObserveFloat64(g.effective, b.Effective, set)
 	}
 	return nil
 }

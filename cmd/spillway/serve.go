@@ -238,6 +238,7 @@ func backendGauges(m *capacity.Model, t *extproc.Table) []telemetry.BackendGauge
 			Utilization:     st.Utilization,
 			RemainingTokens: int64(st.RemainingTokens),
 			CoolingDown:     st.CooldownUntil.After(now),
+			Effective:       st.Effective,
 		}
 		if b := t.Backend(st.Name); b != nil {
 			g.Model = b.Model

@@ -99,6 +99,8 @@ capacity:
   token_window: ` + minute + `
   request_window: ` + fmt.Sprintf("%gms", s.minute()*1000/6) + `
   max_cooldown: ` + minute + `
+  max_wait: ` + fmt.Sprintf("%gms", *maxWaitFlag*s.timeScale*1000) + `
+  default_cooldown: ` + fmt.Sprintf("%gms", 1000*s.timeScale) + `
 models:
   - name: gpt-4o
     backends:`,
