@@ -16,7 +16,7 @@ type Options struct {
 	// failures without a status: HealthBase, doubling per consecutive
 	// failure, up to HealthMax. Defaults 500 ms and 30 s.
 	HealthBase, HealthMax time.Duration
-	// MaxWait bounds how long Wait holds a request. Default 3 s.
+	// MaxWait bounds how long Wait holds a request. Default 1 s.
 	MaxWait time.Duration
 }
 
@@ -26,7 +26,7 @@ const (
 	DefaultDefaultCooldown = time.Second
 	DefaultHealthBase      = 500 * time.Millisecond
 	DefaultHealthMax       = 30 * time.Second
-	DefaultMaxWait         = 3 * time.Second
+	DefaultMaxWait         = time.Second
 )
 
 func (o Options) withDefaults() Options {

@@ -43,7 +43,7 @@ func state(t *testing.T, m *Model, name string) BackendState {
 func TestOptionsDefaults(t *testing.T) {
 	got := Options{}.withDefaults()
 	want := Options{MaxCooldown: 60 * time.Second, DefaultCooldown: time.Second,
-		HealthBase: 500 * time.Millisecond, HealthMax: 30 * time.Second, MaxWait: 3 * time.Second}
+		HealthBase: 500 * time.Millisecond, HealthMax: 30 * time.Second, MaxWait: time.Second}
 	if got != want {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}

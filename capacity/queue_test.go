@@ -110,7 +110,7 @@ func TestWait(t *testing.T) {
 		}
 	})
 	t.Run("woken when a cooldown ends", func(t *testing.T) {
-		m, clk := newTestModel(t, Options{}, ptu("p", 1000), tpm("a", 1000, 0))
+		m, clk := newTestModel(t, Options{MaxWait: 3 * time.Second}, ptu("p", 1000), tpm("a", 1000, 0))
 		h := newWaitHarness(t, m)
 		m.Observe("p", 429, headers("retry-after-ms", "500"), nil)
 		m.Observe("a", 429, headers("retry-after", "2"), nil)

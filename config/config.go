@@ -457,10 +457,10 @@ func (c *Config) applyDefaults() {
 		c.Capacity.MaxCooldown = Duration(time.Minute)
 	}
 	if c.Capacity.MaxWait == 0 {
-		c.Capacity.MaxWait = Duration(3 * time.Second)
+		c.Capacity.MaxWait = Duration(time.Second)
 	}
 	if c.Capacity.DefaultCooldown == 0 {
-		c.Capacity.DefaultCooldown = Duration(time.Second)
+		c.Capacity.DefaultCooldown = Duration(min(time.Second, max(0, c.Capacity.MaxCooldown.D())))
 	}
 	c.ClientAuth.applyDefaults()
 	if c.Retry.StatusCodes == nil {

@@ -91,7 +91,7 @@ func TestParse(t *testing.T) {
 				}
 				if c.Routing != RoutingCapacity || c.Capacity != (Capacity{
 					TokenWindow: Duration(time.Minute), RequestWindow: Duration(10 * time.Second),
-					MaxCooldown: Duration(time.Minute), MaxWait: Duration(3 * time.Second),
+					MaxCooldown: Duration(time.Minute), MaxWait: Duration(time.Second),
 					DefaultCooldown: Duration(time.Second),
 				}) {
 					t.Errorf("routing, capacity = %q %+v", c.Routing, c.Capacity)

@@ -73,7 +73,7 @@ func (c *Config) Validate(dir string) error {
 		v.add("capacity.default_cooldown", "must be >= 0 (0 takes the default, 1s) and at most max_cooldown")
 	}
 	if c.Capacity.MaxWait.D() < 0 {
-		v.add("capacity.max_wait", "must be >= 0 (0 takes the default, 3s)")
+		v.add("capacity.max_wait", "must be >= 0 (0 takes the default, 1s)")
 	}
 	if mt := c.Control.MessageTimeout.D(); mt > 0 && c.Capacity.MaxWait.D() >= mt {
 		v.add("capacity.max_wait", "must be shorter than control.message_timeout (%v): Envoy gives up on spillway after that", c.Control.MessageTimeout.D())

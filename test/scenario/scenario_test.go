@@ -37,9 +37,9 @@ var (
 	// Several replicas: per mode, that many Envoy + spillway pairs over one
 	// simulator, sharing the capacity state in one Redis; the load is split
 	// evenly between their gateways.
-	// spillway's defaults (max_wait 3 s, default_cooldown 1 s) are times
+	// spillway's defaults (max_wait 1 s, default_cooldown 1 s) are times
 	// against a one-minute window: scaled with it, like every other time.
-	maxWaitFlag  = flag.Float64("scenario.max-wait", 3, "capacity.max_wait in unscaled seconds (3: spillway's default); the gateway gets it × time-scale")
+	maxWaitFlag  = flag.Float64("scenario.max-wait", 1, "capacity.max_wait in unscaled seconds (1: spillway's default); the gateway gets it × time-scale")
 	replicasFlag = flag.Int("scenario.replicas", 1, "spillway replicas (each with its own Envoy) per mode; > 1 shares state in Redis")
 )
 
