@@ -14,9 +14,11 @@ import (
 
 // TestCapacityRouting checks the capacity model end to end: a backend known
 // to be throttled is not tried again until it recovers, a request too big
-// for the PTU goes straight to a TPM backend, and when nothing has room the
-// client gets spillway's own 429 without any upstream call — or, with a
-// longer queue bound, is held until a backend recovers.
+// for the PTU goes straight to a TPM backend, backends the model believes
+// full are the last retries and take a request none other has room for,
+// and when every backend cools down the client gets spillway's own 429
+// without any upstream call — or, with a longer queue bound, is held until
+// a backend recovers.
 func TestCapacityRouting(t *testing.T) {
 	s := startStack(t, stackOptions{simYAML: simConfig, gatewayYAML: capacityGateway})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -69,6 +71,35 @@ func TestCapacityRouting(t *testing.T) {
 		expectServedBy(t, r, backendPTU, "ptu", "1")
 		expectServedBy(t, <-held, backendPTU, "ptu", "1")
 		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {"200": 2}, deploymentE2: {"200": 1}, deploymentW3: {}})
+	})
+
+	t.Run("past what the model believes, Envoy's last retries go to the spares and serve", func(t *testing.T) {
+		// The gateway believes the PTU holds 2000 tokens; the simulator's
+		// takes far more, as a deployment does that admits while below
+		// its limit. With 1500 held, the model has no room on the PTU.
+		s.waitNoCooldown()
+		s.resetLedger()
+		held := make(chan response, 1)
+		go func() {
+			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1500}`,
+				map[string]string{"x-sim-fault": "slow-first-byte=3000@" + deploymentPTU})
+		}()
+		waitFor(t, "the first request to reach the PTU", 10*time.Second, func() bool {
+			return s.ledger().Deployments[deploymentPTU].Requests == 1
+		})
+		// Both TPMs refuse: the PTU, listed after them as a spare, serves.
+		big := `{"messages":[{"role":"user","content":"more"}],"max_tokens":1000}`
+		r := s.chat(ctx, big, map[string]string{"x-sim-fault": "429@" + deploymentE2 + ",429@" + deploymentW3})
+		expectStatus(t, r, 200)
+		expectServedBy(t, r, backendPTU, "ptu", "3")
+		// Now both TPMs cool down and the PTU is full in the model: the
+		// request is not held past max_wait nor refused, it overflows to
+		// the PTU at once.
+		r = s.chat(ctx, big, nil)
+		expectStatus(t, r, 200)
+		expectServedBy(t, r, backendPTU, "ptu", "1")
+		expectServedBy(t, <-held, backendPTU, "ptu", "1")
+		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {"200": 3}, deploymentE2: {"429": 1}, deploymentW3: {"429": 1}})
 	})
 
 	t.Run("a stream cut mid-way is charged from what was streamed", func(t *testing.T) {
