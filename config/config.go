@@ -44,6 +44,8 @@ type Config struct {
 	// State says where the capacity model keeps its state: in this process,
 	// or in Redis shared by several replicas.
 	State State `yaml:"state"`
+	// Limits are settings shared by the consumers' limits.
+	Limits Limits `yaml:"limits"`
 }
 
 // StoreKind is where the capacity state lives.
@@ -179,6 +181,9 @@ type Consumer struct {
 	APIKey Secret `yaml:"api_key"`
 	// Entra maps a validated Entra ID token to this consumer.
 	Entra ConsumerEntra `yaml:"entra"`
+	// Limits are the consumer's token and request rates and quotas; nil:
+	// unlimited.
+	Limits *ConsumerLimits `yaml:"limits"`
 }
 
 // Model is a model name clients use and the pool that serves it.
@@ -463,6 +468,7 @@ func (c *Config) applyDefaults() {
 		c.Capacity.DefaultCooldown = Duration(min(time.Second, max(0, c.Capacity.MaxCooldown.D())))
 	}
 	c.ClientAuth.applyDefaults()
+	c.limitsDefaults()
 	if c.Retry.StatusCodes == nil {
 		c.Retry.StatusCodes = append([]int(nil), DefaultRetryStatusCodes...)
 	}

@@ -24,6 +24,9 @@ const (
 
 // Rules are one consumer's limits.
 type Rules struct {
+	// Window is the length of the tpm and rpm windows (a minute; tests
+	// shorten it).
+	Window time.Duration
 	// Every request of the consumer is checked against All, and a
 	// request for a model of Models against that model's too.
 	All    Scope
@@ -48,24 +51,19 @@ type Limiter struct {
 	store    Store
 	fallback *Memory
 	clock    Clock
-	window   time.Duration
 	log      *slog.Logger
 	degraded atomic.Bool
 }
 
-// New returns a limiter keeping its counters in store; window is the
-// length of the tpm and rpm windows (a minute; tests shorten it). When the
+// New returns a limiter keeping its counters in store. When the
 // store fails, the limiter counts in this process's memory until it
 // answers again (each replica then enforces the limits on its own).
-func New(store Store, clock Clock, window time.Duration, log *slog.Logger) *Limiter {
+func New(store Store, clock Clock, log *slog.Logger) *Limiter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Limiter{store: store, fallback: NewMemory(), clock: clock, window: window, log: log}
+	return &Limiter{store: store, fallback: NewMemory(), clock: clock, log: log}
 }
-
-// Window is the length of the tpm and rpm windows.
-func (l *Limiter) Window() time.Duration { return l.window }
 
 // rule is one check with what it is.
 type rule struct {
@@ -101,11 +99,11 @@ func (l *Limiter) checks(now time.Time, r *Rules, key, model string, cost int64)
 	}
 	for _, sc := range scopes {
 		if sc.s.TPM > 0 {
-			checks = append(checks, Check{Key: counterKey(key, sc.model, "tpm"), Limit: sc.s.TPM, Cost: cost, Window: l.window})
+			checks = append(checks, Check{Key: counterKey(key, sc.model, "tpm"), Limit: sc.s.TPM, Cost: cost, Window: r.Window})
 			rules = append(rules, rule{Kind: KindTPM, Model: sc.model, Limit: sc.s.TPM})
 		}
 		if sc.s.RPM > 0 {
-			checks = append(checks, Check{Key: counterKey(key, sc.model, "rpm"), Limit: sc.s.RPM, Cost: 1, Window: l.window})
+			checks = append(checks, Check{Key: counterKey(key, sc.model, "rpm"), Limit: sc.s.RPM, Cost: 1, Window: r.Window})
 			rules = append(rules, rule{Kind: KindRPM, Model: sc.model, Limit: sc.s.RPM})
 		}
 	}
@@ -291,7 +289,7 @@ func (l *Limiter) States(r *Rules, key string) []State {
 					start, end := ru.Start, checks[i].Until
 					s.Period, s.PeriodStart, s.RenewsAt = ru.Period.String(), &start, &end
 				} else {
-					s.Window = l.window.String()
+					s.Window = r.Window.String()
 				}
 				out = append(out, s)
 			}

@@ -14,7 +14,7 @@ var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 func newLimiter(start time.Time) (*Limiter, *fakeClock) {
 	clk := &fakeClock{t: start}
-	return New(NewMemory(), clk, time.Minute, nil), clk
+	return New(NewMemory(), clk, nil), clk
 }
 
 // step is one request at an offset from the start: its cost, whether it
@@ -45,7 +45,7 @@ func run(t *testing.T, l *Limiter, clk *fakeClock, r *Rules, model string, steps
 }
 
 func TestWindow(t *testing.T) {
-	tpm := &Rules{All: Scope{TPM: 1000}}
+	tpm := &Rules{Window: time.Minute, All: Scope{TPM: 1000}}
 	for _, tc := range []struct {
 		name  string
 		rules *Rules
@@ -71,19 +71,19 @@ func TestWindow(t *testing.T) {
 			{5 * time.Second, 10, false, 60 * time.Second},
 			{60 * time.Second, 5000, true, 0},
 		}},
-		{"rpm counts requests whatever their cost", &Rules{All: Scope{RPM: 2}}, []step{
+		{"rpm counts requests whatever their cost", &Rules{Window: time.Minute, All: Scope{RPM: 2}}, []step{
 			{0, 5000, true, 0},
 			{time.Second, 5000, true, 0},
 			{2 * time.Second, 1, false, 60 * time.Second},
 			{60 * time.Second, 1, true, 0},
 		}},
-		{"a refused request charges no rule", &Rules{All: Scope{TPM: 1000, RPM: 2}}, []step{
+		{"a refused request charges no rule", &Rules{Window: time.Minute, All: Scope{TPM: 1000, RPM: 2}}, []step{
 			{0, 900, true, 0},
 			{time.Second, 200, false, 60 * time.Second}, // tpm refuses: rpm not charged either
 			{2 * time.Second, 100, true, 0},             // so this is the second request
 			{3 * time.Second, 1, false, 60 * time.Second},
 		}},
-		{"a model's rules add to the consumer's", &Rules{All: Scope{TPM: 1000}, Models: map[string]Scope{"m": {TPM: 500}}}, []step{
+		{"a model's rules add to the consumer's", &Rules{Window: time.Minute, All: Scope{TPM: 1000}, Models: map[string]Scope{"m": {TPM: 500}}}, []step{
 			{0, 400, true, 0},
 			{time.Second, 200, false, 60 * time.Second}, // the model's 500
 			{2 * time.Second, 100, true, 0},
@@ -97,7 +97,7 @@ func TestWindow(t *testing.T) {
 }
 
 func TestCorrection(t *testing.T) {
-	rules := &Rules{All: Scope{TPM: 1000, RPM: 10, Quota: &Quota{Tokens: 5000, Period: Period{Kind: "daily", Loc: time.UTC}}}}
+	rules := &Rules{Window: time.Minute, All: Scope{TPM: 1000, RPM: 10, Quota: &Quota{Tokens: 5000, Period: Period{Kind: "daily", Loc: time.UTC}}}}
 	for _, tc := range []struct {
 		name string
 		end  func(*Charge)
@@ -140,7 +140,7 @@ func TestQuotaRenewsInItsTimeZone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := &Rules{All: Scope{Quota: &Quota{Tokens: 1000, Period: period}}}
+	rules := &Rules{Window: time.Minute, All: Scope{Quota: &Quota{Tokens: 1000, Period: period}}}
 	l, clk := newLimiter(time.Date(2026, 3, 28, 23, 30, 0, 0, paris))
 	if c := l.Charge(rules, "c", "m", 1000); !c.OK {
 		t.Fatal("first request refused")
@@ -190,7 +190,7 @@ func TestQuotaRenewsInItsTimeZone(t *testing.T) {
 
 func TestStates(t *testing.T) {
 	period, _ := ParsePeriod("monthly", "UTC")
-	rules := &Rules{All: Scope{TPM: 1000, Quota: &Quota{Tokens: 9000, Period: period}}, Models: map[string]Scope{"m": {RPM: 5}}}
+	rules := &Rules{Window: time.Minute, All: Scope{TPM: 1000, Quota: &Quota{Tokens: 9000, Period: period}}, Models: map[string]Scope{"m": {RPM: 5}}}
 	l, _ := newLimiter(t0)
 	l.Charge(rules, "c", "m", 300)
 	got := l.States(rules, "c")

@@ -56,7 +56,8 @@ func rules(t *testing.T) *limits.Rules {
 		t.Fatal(err)
 	}
 	return &limits.Rules{
-		All: limits.Scope{TPM: 8000, RPM: 12, Quota: &limits.Quota{Tokens: 30_000, Period: fixed}},
+		Window: 20 * time.Second,
+		All:    limits.Scope{TPM: 8000, RPM: 12, Quota: &limits.Quota{Tokens: 30_000, Period: fixed}},
 		Models: map[string]limits.Scope{
 			"m1": {TPM: 3000, Quota: &limits.Quota{Tokens: 50_000, Period: daily}},
 		},
@@ -72,8 +73,8 @@ func TestSameRulesAsMemory(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			clk := &clock{t: time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)} // New York's clocks go back at 06:00 UTC
-			mem := limits.New(limits.NewMemory(), clk, 20*time.Second, nil)
-			red := limits.New(store(t, r.Addr, fmt.Sprintf("seed%d:", seed)), clk, 20*time.Second, nil)
+			mem := limits.New(limits.NewMemory(), clk, nil)
+			red := limits.New(store(t, r.Addr, fmt.Sprintf("seed%d:", seed)), clk, nil)
 			rng := rand.New(rand.NewPCG(seed, 12))
 			type pair struct{ mem, red *limits.Charge }
 			var held []pair
@@ -129,12 +130,12 @@ func TestSameRulesAsMemory(t *testing.T) {
 func TestReplicasShareOneLimit(t *testing.T) {
 	r := e2etest.StartRedis(t)
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	rs := &limits.Rules{All: limits.Scope{TPM: 10_000}}
+	rs := &limits.Rules{Window: time.Minute, All: limits.Scope{TPM: 10_000}}
 	var mu sync.Mutex
 	total := int64(0)
 	var wg sync.WaitGroup
 	for range 2 {
-		l := limits.New(store(t, r.Addr, "share:"), clk, time.Minute, nil)
+		l := limits.New(store(t, r.Addr, "share:"), clk, nil)
 		for range 4 {
 			wg.Go(func() {
 				for range 25 {
