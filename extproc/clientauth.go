@@ -72,6 +72,7 @@ func (p *routerPhase) identifyToken(ctx context.Context, raw string) (string, *e
 	}
 	for _, c := range p.t.entraConsumers {
 		if c.matches(claims) {
+			p.claims = claims
 			return c.name, nil
 		}
 	}

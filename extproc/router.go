@@ -17,6 +17,8 @@ import (
 
 	"github.com/spillway-gw/spillway/azure"
 	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/jwtauth"
+	"github.com/spillway-gw/spillway/limits"
 	"github.com/spillway-gw/spillway/openai"
 	"github.com/spillway-gw/spillway/telemetry"
 	"github.com/spillway-gw/spillway/xds"
@@ -98,6 +100,13 @@ type routerPhase struct {
 
 	span      trace.Span
 	firstByte time.Time // first response body chunk, for time to first token
+
+	// claims are the client's validated Entra ID token's, if it sent one.
+	claims *jwtauth.Claims
+	// limitKey keeps the consumer's limit counters; charge is the
+	// request's charge to them, settled when it ends (nil: no limits).
+	limitKey string
+	charge   *limits.Charge
 }
 
 func (p *routerPhase) handle(ctx context.Context, req *extprocsvc.ProcessingRequest) *extprocsvc.ProcessingResponse {
@@ -133,6 +142,9 @@ func (p *routerPhase) requestHeaders(ctx context.Context, req *extprocsvc.Proces
 		return rejected
 	}
 	p.req.Consumer = consumer
+	if cl := p.t.limits[consumer]; cl != nil {
+		p.limitKey = cl.key(consumer, h, p.claims)
+	}
 
 	p.path = h.get(":path")
 	tgt, ok := parsePath(p.path)
@@ -238,6 +250,11 @@ func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequ
 			return p.reject(e)
 		}
 		p.req.PromptTokens, p.req.Cost, p.outputShare = c.prompt, c.cost, c.output
+		if cl := p.t.limits[p.req.Consumer]; cl != nil {
+			if refused := p.chargeLimits(cl, name); refused != nil {
+				return refused
+			}
+		}
 	}
 	// The flight ties this request to its attempts, which may reach
 	// another replica: its id (x-request-id) names the reservation in a
@@ -401,6 +418,15 @@ func (p *routerPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extpro
 	p.req.Attempts, _ = strconv.Atoi(h.get(HeaderAttempts))
 
 	var m mutation
+	if p.charge != nil {
+		for _, kv := range p.limitHeaders(p.charge.Remaining()) {
+			m.set(kv[0], kv[1])
+		}
+		if p.req.Status/100 != 2 || strings.HasPrefix(h.get("content-type"), "text/event-stream") {
+			// A JSON response's usage is read from its body first.
+			m.set(p.t.limitHeaders.ConsumedTokens, p.consumedTokens(p.req.Status))
+		}
+	}
 	if p.req.Status == 429 && h.get("retry-after") == "" {
 		// Every backend was throttled. Clients and SDKs back off on
 		// retry-after; give them one even when the last backend did not.
@@ -462,6 +488,12 @@ func (p *routerPhase) responseBody(ctx context.Context, req *extprocsvc.Processi
 		var id string
 		p.req.Usage, p.req.UsageKnown, id = p.target.op.usage(b.Body)
 		p.record(ctx, id)
+		if p.charge != nil {
+			// The body was buffered: its headers have not left yet.
+			var m mutation
+			m.set(p.t.limitHeaders.ConsumedTokens, p.consumedTokens(p.req.Status))
+			return continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
+		}
 	}
 	return continueResponse(req, nil)
 }
@@ -499,6 +531,7 @@ func (p *routerPhase) done() {
 			p.res.Release()
 		}
 	}
+	p.settleLimits()
 	if p.flight != nil {
 		p.req.Cancelled = p.req.Status == 0 && !p.req.Local
 		p.s.flights.remove(p.flightID)

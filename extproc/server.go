@@ -18,6 +18,7 @@ import (
 
 	"github.com/spillway-gw/spillway/azure"
 	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/limits"
 	"github.com/spillway-gw/spillway/telemetry"
 	"github.com/spillway-gw/spillway/xds"
 )
@@ -38,6 +39,8 @@ type Server struct {
 	healthy      func(backend string) bool
 	// responses records which backend stored each response (Responses API).
 	responses ResponseStore
+	// limiter enforces consumers' limits.
+	limiter *limits.Limiter
 }
 
 // Options are a Server's collaborators.
@@ -60,6 +63,9 @@ type Options struct {
 	// Responses records which backend stored each response of the
 	// Responses API; nil keeps them in memory (MemoryResponses).
 	Responses ResponseStore
+	// Limiter enforces consumers' limits; nil counts them in this
+	// process's memory.
+	Limiter *limits.Limiter
 }
 
 // memoryResponsesMax bounds the default response store: about 100 bytes an
@@ -84,6 +90,9 @@ func NewServer(t *Table, o Options) *Server {
 	}
 	if s.observer == nil {
 		s.observer = nopObserver{}
+	}
+	if s.limiter = o.Limiter; s.limiter == nil {
+		s.limiter = limits.New(limits.NewMemory(), capacity.SystemClock{}, s.log)
 	}
 	if s.responses = o.Responses; s.responses == nil {
 		s.responses = NewMemoryResponses(memoryResponsesMax, nil)

@@ -33,6 +33,10 @@ type Table struct {
 	capacityOptions capacity.Options
 	// specs are the backends as the capacity model sees them.
 	specs []capacity.BackendSpec
+	// limits are the limited consumers' rules, by consumer; limitHeaders
+	// name the headers that report them.
+	limits       map[string]*consumerLimits
+	limitHeaders config.LimitHeaders
 }
 
 // Model is a model clients may ask for.
@@ -82,12 +86,14 @@ type consumerKey struct {
 // dir resolves relative secret files.
 func NewTable(cfg *config.Config, dir string) (*Table, error) {
 	t := &Table{
-		models:    map[string]*Model{},
-		backends:  map[string]*Backend{},
-		bodyLimit: cfg.Gateway.BodyLimitBytes,
-		routing:   cfg.Routing,
-		maxWait:   cfg.Capacity.MaxWait.D(),
-		specs:     capacitySpecs(cfg),
+		models:       map[string]*Model{},
+		backends:     map[string]*Backend{},
+		bodyLimit:    cfg.Gateway.BodyLimitBytes,
+		routing:      cfg.Routing,
+		maxWait:      cfg.Capacity.MaxWait.D(),
+		specs:        capacitySpecs(cfg),
+		limits:       newConsumerLimits(cfg),
+		limitHeaders: cfg.Limits.Headers,
 		capacityOptions: capacity.Options{
 			MaxCooldown:     cfg.Capacity.MaxCooldown.D(),
 			DefaultCooldown: cfg.Capacity.DefaultCooldown.D(),

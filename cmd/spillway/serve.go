@@ -22,6 +22,8 @@ import (
 	"github.com/spillway-gw/spillway/capacity"
 	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/extproc"
+	"github.com/spillway-gw/spillway/limits"
+	"github.com/spillway-gw/spillway/limits/redislimits"
 	"github.com/spillway-gw/spillway/reload"
 	"github.com/spillway-gw/spillway/telemetry"
 	"github.com/spillway-gw/spillway/telemetry/extproctel"
@@ -78,17 +80,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The capacity model outlives reloads; each table sets its options and backends.
 	capModel := capacity.New(capacity.SystemClock{}, capacity.Options{})
 	var responses extproc.ResponseStore // nil: in memory
+	var limitStore limits.Store = limits.NewMemory()
 	if cfg.State.Store == config.StoreRedis {
-		store, err := redisStore(ctx, cfg.State.Redis, dir)
+		co, err := redisClientOption(cfg.State.Redis, dir)
 		if err != nil {
 			return fmt.Errorf("%s: state.redis: %w", *path, err)
 		}
+		store := redisStore(ctx, co, cfg.State.Redis)
 		defer store.Close()
 		capModel.Share(capacity.Sharing{
 			Store:    store,
 			Replicas: cfg.State.Replicas,
 			OnChange: func(err error) { logStoreChange(log, cfg.State, err) },
 		})
+		ls := redislimits.Connect(ctx, co, redislimits.Options{KeyPrefix: cfg.State.Redis.KeyPrefix, Timeout: cfg.State.Redis.Timeout.D()})
+		defer ls.Close()
+		limitStore = ls
 		responses = sharedResponses{shared: store.Responses(), local: extproc.NewMemoryResponses(memoryResponsesMax, nil)}
 		log.Info("capacity state shared in redis", slog.String("address", cfg.State.Redis.Address), slog.Int("replicas", cfg.State.Replicas))
 	}
@@ -103,6 +110,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Tokens:    auth.pool,
 		Healthy:   auth.pool.Healthy,
 		Responses: responses,
+		Limiter:   limits.New(limitStore, capacity.SystemClock{}, log),
 	})
 	tel.RegisterBackendState(func() []telemetry.BackendGauge { return backendGauges(capModel, ext.Current()) })
 	xdsServer := xds.NewServer(ctx, cfg.Control.NodeID, log)
@@ -148,6 +156,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	mux := adminMux(capModel, tel)
 	mux.HandleFunc("GET /credentials", auth.serveStates)
+	mux.HandleFunc("GET /consumers", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, struct {
+			Now       time.Time               `json:"now"`
+			Consumers []extproc.ConsumerState `json:"consumers"`
+		}{time.Now(), ext.ConsumerStates(r.URL.Query().Get("key"))})
+	})
 	if *profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -271,13 +285,18 @@ func adminMux(capModel *capacity.Model, tel *telemetry.Telemetry) *http.ServeMux
 	})
 	// What the capacity model believes about every backend right now.
 	mux.HandleFunc("GET /capacity", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(struct {
+		writeJSON(w, struct {
 			Now      time.Time               `json:"now"`
 			Backends []capacity.BackendState `json:"backends"`
 		}{time.Now(), capModel.States()})
 	})
 	return mux
+}
+
+// writeJSON answers an admin request with v, indented.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }

@@ -22,7 +22,12 @@ import (
 
 // redisStore connects the capacity model's shared state (lazily: Redis may
 // be down when spillway starts, and spillway must start anyway).
-func redisStore(ctx context.Context, rc config.Redis, dir string) (*redisstore.Store, error) {
+func redisStore(ctx context.Context, co rueidis.ClientOption, rc config.Redis) *redisstore.Store {
+	return redisstore.Connect(ctx, co, redisstore.Options{KeyPrefix: rc.KeyPrefix, Timeout: rc.Timeout.D()})
+}
+
+// redisClientOption is how every store reaches Redis.
+func redisClientOption(rc config.Redis, dir string) (rueidis.ClientOption, error) {
 	co := rueidis.ClientOption{
 		InitAddress:  []string{rc.Address},
 		Username:     rc.Username,
@@ -36,7 +41,7 @@ func redisStore(ctx context.Context, rc config.Redis, dir string) (*redisstore.S
 	if !rc.Password.IsZero() {
 		pw, err := rc.Password.Resolve(dir)
 		if err != nil {
-			return nil, fmt.Errorf("password: %w", err)
+			return co, fmt.Errorf("password: %w", err)
 		}
 		co.Password = pw
 	}
@@ -48,17 +53,17 @@ func redisStore(ctx context.Context, rc config.Redis, dir string) (*redisstore.S
 		if rc.CAFile != "" {
 			pem, err := os.ReadFile(rc.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("ca_file: %w", err)
+				return co, fmt.Errorf("ca_file: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s: no PEM certificate", rc.CAFile)
+				return co, fmt.Errorf("ca_file %s: no PEM certificate", rc.CAFile)
 			}
 			tc.RootCAs = pool
 		}
 		co.TLSConfig = tc
 	}
-	return redisstore.Connect(ctx, co, redisstore.Options{KeyPrefix: rc.KeyPrefix, Timeout: rc.Timeout.D()}), nil
+	return co, nil
 }
 
 // logStoreChange says, once per change, that the shared state failed or
