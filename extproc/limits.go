@@ -33,7 +33,9 @@ func (cl *consumerLimits) key(consumer string, h headers, claims *jwtauth.Claims
 	switch {
 	case cl.header != "":
 		v = h.get(cl.header)
-	case cl.claim != "" && claims != nil:
+	case cl.claim != "" && claims == nil:
+		// A key, not a token: the empty value.
+	case cl.claim != "":
 		switch cl.claim {
 		case "appid":
 			v = claims.AppID
