@@ -88,7 +88,7 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 			continue
 		}
 		b.pass = s.pass // listed twice: once is enough
-		if !b.available(now) || !b.fits(now, b.spec.Cost(cost, out)) {
+		if !b.available(now) || !b.fits(now, b.spec.Cost(cost, out)+b.reserve(a.Headroom)) {
 			if i == 0 {
 				first = b.skip(now)
 			}
@@ -133,6 +133,14 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 		c.Held = h
 	}
 	return c, nil
+}
+
+// reserve is the PTU capacity a request with headroom h must leave free.
+func (b *backend) reserve(h float64) int64 {
+	if b.bucket == nil || h <= 0 {
+		return 0
+	}
+	return int64(math.Floor(h * float64(b.spec.CapacityTPM)))
 }
 
 // skip says why b is not listed at now; b may be nil.

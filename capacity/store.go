@@ -98,6 +98,10 @@ type Ask struct {
 	// Overflow charges the first spare when no candidate has room: the
 	// request is sent anyway (see Model.Admit).
 	Overflow bool
+	// Headroom is the share of a PTU's capacity this request must leave
+	// free for higher-priority traffic: a PTU has room for it only if it
+	// fits Cost + ⌊Headroom × capacity_tpm⌋. 0: none. TPM backends ignore it.
+	Headroom float64
 }
 
 // Observation is one attempt's response as the store applies it: the

@@ -271,7 +271,7 @@ func (s *Store) Choose(now time.Time, a capacity.Ask, cost int64) (capacity.Choi
 	if a.Overflow {
 		overflow = "1"
 	}
-	extra := append([]string{itoa(cost), itoa(int64(max(0, a.Output))), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta, overflow}, a.Candidates...)
+	extra := append([]string{itoa(cost), itoa(int64(max(0, a.Output))), itoa(s.opts.ReservationTTL.Milliseconds()), a.Meta, overflow, strconv.FormatFloat(max(a.Headroom, 0), 'g', -1, 64)}, a.Candidates...)
 	// The reply: the reason the first candidate was skipped ("" if it was
 	// not), how many have room, then the order.
 	reply, err := s.call("choose", now, s.resKey(id), a.Candidates, extra...).AsStrSlice()

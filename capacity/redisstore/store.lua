@@ -345,7 +345,7 @@ end
 
 local result
 if op == 'choose' then
-  -- args: cost, output, reservation ttl ms, meta, candidate names in order
+  -- args: cost, output, reservation ttl ms, meta, overflow, headroom, candidate names in order
   -- A request id another replica's request is using (a client that reuses
   -- its x-request-id): the caller picks another.
   if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -354,16 +354,20 @@ if op == 'choose' then
   local cost, output = tonumber(ARGV[args]), tonumber(ARGV[args + 1])
   local ttl, meta = tonumber(ARGV[args + 2]), ARGV[args + 3]
   local overflow = ARGV[args + 4] == '1'
+  -- keep: the share of a PTU's capacity the request must leave free (Ask.Headroom)
+  local keep = tonumber(ARGV[args + 5])
   local cs, spares, seen = {}, {}, {}
   local first = ''
-  local from = args + 5
+  local from = args + 6
   for i = from, #ARGV do
     local s = byName[ARGV[i]]
     if s and not seen[s] then
       seen[s] = true
       load(s)
       local c = costOf(s, cost, output)
-      if available(s) and fits(s, c) then
+      local reserve = 0
+      if s.ptu and keep > 0 then reserve = math.floor(keep * s.tl) end
+      if available(s) and fits(s, c + reserve) then
         local h = math.max(0, headroom(s, c))
         if not s.ptu then h = h * s.weight end
         cs[#cs + 1] = {s = s, score = h, pos = #cs + 1}

@@ -74,7 +74,7 @@ func TestSameRulesAsMemory(t *testing.T) {
 				switch k := rng.IntN(10); {
 				case k < 4:
 					cost := 200 + rng.IntN(4000)
-					ask := capacity.Ask{Candidates: names, Cost: cost, Output: rng.IntN(cost / 2), Overflow: rng.IntN(4) == 0}
+					ask := capacity.Ask{Candidates: names, Cost: cost, Output: rng.IntN(cost / 2), Overflow: rng.IntN(4) == 0, Headroom: []float64{0, 0, 0.2, 0.5}[rng.IntN(4)]}
 					pm, okm := mem.ChooseFor(ask)
 					pr, okr := red.ChooseFor(ask)
 					if okm != okr || fmt.Sprint(pm.Order) != fmt.Sprint(pr.Order) || pm.Fit != pr.Fit || pm.FirstSkipped != pr.FirstSkipped {
