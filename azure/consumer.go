@@ -19,3 +19,10 @@ func ConsumerQuotaExceeded(quota, renews string) *Error {
 	return &Error{Status: http.StatusForbidden, Code: "quota_exceeded", Type: "insufficient_quota",
 		Message: fmt.Sprintf("Token quota exceeded: %s. The quota renews at %s.", quota, renews)}
 }
+
+// ConsumerNoBackend is spillway's 403 for a consumer none of whose allowed
+// backends (PTU only, or its regions) serves the model it asked for.
+func ConsumerNoBackend(consumer, model string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: "PermissionDenied",
+		Message: fmt.Sprintf("Consumer '%s' may use no deployment serving %s (its spill policy or regions exclude them all).", consumer, model)}
+}

@@ -46,6 +46,9 @@ type Config struct {
 	State State `yaml:"state"`
 	// Limits are settings shared by the consumers' limits.
 	Limits Limits `yaml:"limits"`
+	// Priorities say how much of each PTU lower-priority consumers leave
+	// to higher ones.
+	Priorities Priorities `yaml:"priorities"`
 }
 
 // StoreKind is where the capacity state lives.
@@ -184,6 +187,15 @@ type Consumer struct {
 	// Limits are the consumer's token and request rates and quotas; nil:
 	// unlimited.
 	Limits *ConsumerLimits `yaml:"limits"`
+	// Priority is interactive, standard (the default) or batch: a lower
+	// priority leaves PTU headroom to the higher (Priorities).
+	Priority string `yaml:"priority"`
+	// Spill is allow (the default: requests may go to TPM backends) or
+	// never (PTU only: a request waits for PTU room, or is answered 429).
+	Spill string `yaml:"spill"`
+	// Regions, when set, are the only backend regions that may serve the
+	// consumer (data residency).
+	Regions []string `yaml:"regions"`
 }
 
 // Model is a model name clients use and the pool that serves it.

@@ -88,3 +88,35 @@ func TestValidateLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestValidatePriorities(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   []want
+	}{
+		{"priorities, spill and regions are fine", func(c *Config) {
+			c.Consumers[0].Priority, c.Consumers[0].Spill, c.Consumers[0].Regions = "batch", "never", []string{"eastus"}
+			c.Priorities.Headroom = PriorityHeadroom{Standard: f(0.1), Batch: f(0.3)}
+		}, nil},
+		{"unknown priority and spill", func(c *Config) { c.Consumers[0].Priority, c.Consumers[0].Spill = "urgent", "sometimes" },
+			[]want{{"consumers[0].priority", `"urgent" is not interactive, standard or batch`}, {"consumers[0].spill", `"sometimes" is not allow or never`}}},
+		{"a region no backend is in", func(c *Config) { c.Consumers[1].Regions = []string{"eastus", "mars"} },
+			[]want{{"consumers[1].regions[1]", `"mars" is the region of no backend`}}},
+		{"headroom out of range", func(c *Config) { c.Priorities.Headroom = PriorityHeadroom{Standard: f(-0.1), Batch: f(1)} },
+			[]want{{"priorities.headroom.standard", "[0, 1)"}, {"priorities.headroom.batch", "[0, 1)"}}},
+		{"batch leaves less than standard", func(c *Config) { c.Priorities.Headroom.Standard = f(0.5) },
+			[]want{{"priorities.headroom.batch", "0.2 is less than standard's 0.5"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, dir := validConfig(t)
+			tt.mutate(c)
+			checkProblems(t, c.Validate(dir), tt.want)
+		})
+	}
+	if h := (Priorities{}); h.HeadroomOf("interactive") != 0 || h.HeadroomOf("") != DefaultStandardHeadroom || h.HeadroomOf("batch") != DefaultBatchHeadroom {
+		t.Errorf("default headrooms: %v %v %v", h.HeadroomOf("interactive"), h.HeadroomOf(""), h.HeadroomOf("batch"))
+	}
+}

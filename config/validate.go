@@ -85,6 +85,7 @@ func (c *Config) Validate(dir string) error {
 	c.validateState(v, dir)
 	c.validateConsumers(v, dir)
 	c.validateLimits(v)
+	c.validatePriorities(v)
 	c.validateClientAuth(v)
 	c.validateModels(v, dir)
 	c.validateRetry(v)

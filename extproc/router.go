@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -243,6 +244,11 @@ func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequ
 	}
 	p.model = model
 	p.recordID = op.stores(cr)
+	policy := p.t.policies[p.req.Consumer]
+	view := policy.modelFor(model)
+	if len(view.Order) == 0 || pinned != nil && !slices.Contains(view.names, pinned.Name) {
+		return p.reject(azure.ConsumerNoBackend(p.req.Consumer, name))
+	}
 
 	if !op.atHeaders() {
 		c, e := op.count(model, body)
@@ -273,12 +279,15 @@ func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequ
 			d = decision{order: []*Backend{pinned}}
 		}
 	} else {
-		planned := model
+		planned := view
 		if pinned != nil {
 			// Only the backend holding the stored response can serve it.
 			planned = model.pinnedTo(pinned)
 		}
 		ask := capacity.Ask{Consumer: p.req.Consumer, Cost: p.req.Cost, Output: p.outputShare, ID: p.flightID, Meta: traceparent(p.flight.span)}
+		if policy != nil {
+			ask.Headroom = policy.headroom
+		}
 		d, err = p.s.plan(ctx, p.t, ask, planned)
 	}
 	p.req.QueueWait = d.queueWait

@@ -37,6 +37,9 @@ type Table struct {
 	// name the headers that report them.
 	limits       map[string]*consumerLimits
 	limitHeaders config.LimitHeaders
+	// policies are the consumers' priorities and backend restrictions, by
+	// consumer (absent: standard, every backend).
+	policies map[string]*consumerPolicy
 }
 
 // Model is a model clients may ask for.
@@ -153,6 +156,7 @@ func NewTable(cfg *config.Config, dir string) (*Table, error) {
 		}
 		t.models[m.Name] = mr
 	}
+	t.policies = newConsumerPolicies(cfg, t.models)
 	return t, nil
 }
 
