@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/spillway-gw/spillway/azure"
+	"github.com/spillway-gw/spillway/chargeback"
 	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/jwtauth"
 	"github.com/spillway-gw/spillway/limits"
@@ -154,6 +155,12 @@ func (p *routerPhase) consumedTokens(status int) string {
 		return strconv.Itoa(p.req.Usage.PromptTokens + p.req.Usage.CompletionTokens)
 	}
 	return strconv.Itoa(p.req.Cost)
+}
+
+// Usage reports the tokens used by consumer × model × tier × backend in
+// the hours starting in [from, to).
+func (s *Server) Usage(from, to time.Time) ([]chargeback.Row, error) {
+	return s.ledger.Report(from, to)
 }
 
 // ConsumerState is one limited consumer's use of its limits.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spillway-gw/spillway/azure"
 	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/chargeback"
 	"github.com/spillway-gw/spillway/jwtauth"
 	"github.com/spillway-gw/spillway/limits"
 	"github.com/spillway-gw/spillway/openai"
@@ -541,6 +542,11 @@ func (p *routerPhase) done() {
 		}
 	}
 	p.settleLimits()
+	if p.req.UsageKnown && p.req.Status/100 == 2 && p.req.Backend != "" {
+		u := p.req.Usage
+		p.s.ledger.Record(chargeback.Key{Consumer: p.req.Consumer, Model: p.req.Model, Tier: p.req.Tier, Backend: p.req.Backend},
+			chargeback.Tokens{Input: int64(u.PromptTokens), Output: int64(u.CompletionTokens), Requests: 1})
+	}
 	if p.flight != nil {
 		p.req.Cancelled = p.req.Status == 0 && !p.req.Local
 		p.s.flights.remove(p.flightID)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spillway-gw/spillway/azure"
 	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/chargeback"
 	"github.com/spillway-gw/spillway/limits"
 	"github.com/spillway-gw/spillway/telemetry"
 	"github.com/spillway-gw/spillway/xds"
@@ -41,6 +42,8 @@ type Server struct {
 	responses ResponseStore
 	// limiter enforces consumers' limits.
 	limiter *limits.Limiter
+	// ledger records who used which tokens, for chargeback.
+	ledger *chargeback.Ledger
 }
 
 // Options are a Server's collaborators.
@@ -66,6 +69,9 @@ type Options struct {
 	// Limiter enforces consumers' limits; nil counts them in this
 	// process's memory.
 	Limiter *limits.Limiter
+	// Ledger records the tokens used by consumer × model × tier × backend;
+	// nil keeps them in this process's memory.
+	Ledger *chargeback.Ledger
 }
 
 // memoryResponsesMax bounds the default response store: about 100 bytes an
@@ -93,6 +99,9 @@ func NewServer(t *Table, o Options) *Server {
 	}
 	if s.limiter = o.Limiter; s.limiter == nil {
 		s.limiter = limits.New(limits.NewMemory(), capacity.SystemClock{}, s.log)
+	}
+	if s.ledger = o.Ledger; s.ledger == nil {
+		s.ledger = chargeback.New(chargeback.NewMemory(), capacity.SystemClock{}, s.log)
 	}
 	if s.responses = o.Responses; s.responses == nil {
 		s.responses = NewMemoryResponses(memoryResponsesMax, nil)

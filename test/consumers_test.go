@@ -323,6 +323,34 @@ state:
 	if ua, _ := consumerUse(t, a, "batch", "tpm"); ua != total {
 		t.Fatalf("GET /consumers of a: tpm used %d, want %d (both replicas' requests)", ua, total)
 	}
+
+	// Chargeback from the store: either replica reports both's requests,
+	// by consumer × model × tier × backend.
+	body, ok := e2etest.Get(b.spillAdmin + "/usage")
+	if !ok {
+		t.Fatalf("GET /usage: %s", body)
+	}
+	var usage struct {
+		Usage []struct {
+			Consumer, Model, Tier, Backend string
+			Input                          int64 `json:"input_tokens"`
+			Output                         int64 `json:"output_tokens"`
+			Requests                       int64
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &usage); err != nil {
+		t.Fatalf("GET /usage %q: %v", body, err)
+	}
+	var used, requests int64
+	for _, u := range usage.Usage {
+		if u.Consumer != "batch" || u.Model != "gpt-4o" || u.Backend == "" || u.Tier == "" {
+			t.Fatalf("usage row %+v: want batch's on gpt-4o, with tier and backend", u)
+		}
+		used, requests = used+u.Input+u.Output, requests+u.Requests
+	}
+	if used != total || requests != total/cost {
+		t.Fatalf("GET /usage: %d tokens in %d requests, want %d in %d: %s", used, requests, total, total/cost, body)
+	}
 }
 
 // newChatRequest is a chat request through the gateway as s.chat sends it.

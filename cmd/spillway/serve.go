@@ -20,6 +20,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/spillway-gw/spillway/capacity"
+	"github.com/spillway-gw/spillway/chargeback"
+	"github.com/spillway-gw/spillway/chargeback/redischargeback"
 	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/extproc"
 	"github.com/spillway-gw/spillway/limits"
@@ -81,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	capModel := capacity.New(capacity.SystemClock{}, capacity.Options{})
 	var responses extproc.ResponseStore // nil: in memory
 	var limitStore limits.Store = limits.NewMemory()
+	var usageStore chargeback.Store = chargeback.NewMemory()
 	if cfg.State.Store == config.StoreRedis {
 		co, err := redisClientOption(cfg.State.Redis, dir)
 		if err != nil {
@@ -96,6 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ls := redislimits.Connect(ctx, co, redislimits.Options{KeyPrefix: cfg.State.Redis.KeyPrefix, Timeout: cfg.State.Redis.Timeout.D()})
 		defer ls.Close()
 		limitStore = ls
+		usageStore = redischargeback.New(ctx, ls.Conn, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout.D())
 		responses = sharedResponses{shared: store.Responses(), local: extproc.NewMemoryResponses(memoryResponsesMax, nil)}
 		log.Info("capacity state shared in redis", slog.String("address", cfg.State.Redis.Address), slog.Int("replicas", cfg.State.Replicas))
 	}
@@ -111,6 +115,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Healthy:   auth.pool.Healthy,
 		Responses: responses,
 		Limiter:   limits.New(limitStore, capacity.SystemClock{}, log),
+		Ledger:    chargeback.New(usageStore, capacity.SystemClock{}, log),
 	})
 	tel.RegisterBackendState(func() []telemetry.BackendGauge { return backendGauges(capModel, ext.Current()) })
 	xdsServer := xds.NewServer(ctx, cfg.Control.NodeID, log)
@@ -162,6 +167,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Consumers []extproc.ConsumerState `json:"consumers"`
 		}{time.Now(), ext.ConsumerStates(r.URL.Query().Get("key"))})
 	})
+	mux.HandleFunc("GET /usage", func(w http.ResponseWriter, r *http.Request) { serveUsage(w, r, ext.Usage) })
 	if *profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

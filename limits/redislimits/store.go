@@ -73,6 +73,10 @@ func newStore(ctx context.Context, o Options) *Store {
 	return &Store{ctx: ctx, opts: o}
 }
 
+// Conn is the store's connection (dialled on first use), for other
+// stores on the same Redis.
+func (s *Store) Conn() (rueidis.Client, error) { return s.conn() }
+
 func (s *Store) conn() (rueidis.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
