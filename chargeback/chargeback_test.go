@@ -3,24 +3,22 @@ package chargeback
 import (
 	"testing"
 	"time"
+
+	"github.com/spillway-gw/spillway/capacity/capacitytest"
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 func TestReport(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)}
+	clk := capacitytest.NewFakeClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
 	l := New(NewMemory(), clk, nil)
 	batchPTU := Key{"batch", "gpt-4o", "ptu", "ptu-eastus"}
 	batchTPM := Key{"batch", "gpt-4o", "tpm", "tpm-eastus2"}
 	chat := Key{"chat", "gpt-4o", "ptu", "ptu-eastus"}
 	l.Record(batchPTU, Tokens{100, 10, 1})
 	l.Record(chat, Tokens{5, 5, 1})
-	clk.t = clk.t.Add(time.Hour) // 10:30
+	clk.Advance(time.Hour) // 10:30
 	l.Record(batchPTU, Tokens{200, 20, 1})
 	l.Record(batchTPM, Tokens{7, 3, 1})
-	clk.t = clk.t.Add(2 * time.Hour) // 12:30
+	clk.Advance(2 * time.Hour) // 12:30
 	l.Record(batchPTU, Tokens{1000, 1000, 1})
 
 	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)

@@ -3,17 +3,14 @@ package limits
 import (
 	"testing"
 	"time"
+
+	"github.com/spillway-gw/spillway/capacity/capacitytest"
 )
-
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-func newLimiter(start time.Time) (*Limiter, *fakeClock) {
-	clk := &fakeClock{t: start}
+func newLimiter(start time.Time) (*Limiter, *capacitytest.FakeClock) {
+	clk := capacitytest.NewFakeClock(start)
 	return New(NewMemory(), clk, nil), clk
 }
 
@@ -26,11 +23,11 @@ type step struct {
 	retryAt time.Duration
 }
 
-func run(t *testing.T, l *Limiter, clk *fakeClock, r *Rules, model string, steps []step) {
+func run(t *testing.T, l *Limiter, clk *capacitytest.FakeClock, r *Rules, model string, steps []step) {
 	t.Helper()
-	start := clk.t
+	start := clk.Now()
 	for i, s := range steps {
-		clk.t = start.Add(s.at)
+		clk.Set(start.Add(s.at))
 		c := l.Charge(r, "c", model, s.cost)
 		if c.OK != s.ok {
 			t.Fatalf("step %d (at %v, cost %d): admitted %v, want %v (used %v)", i, s.at, s.cost, c.OK, s.ok, c.Used)
@@ -117,7 +114,7 @@ func TestCorrection(t *testing.T) {
 			if !first.OK {
 				t.Fatal("first request refused")
 			}
-			clk.advance(5 * time.Second)
+			clk.Advance(5 * time.Second)
 			tc.end(first)
 			c := l.Charge(rules, "c", "m", tc.cost)
 			if c.OK != tc.ok {
@@ -145,7 +142,7 @@ func TestQuotaRenewsInItsTimeZone(t *testing.T) {
 	if c := l.Charge(rules, "c", "m", 1000); !c.OK {
 		t.Fatal("first request refused")
 	}
-	clk.advance(20 * time.Minute) // 23:50
+	clk.Advance(20 * time.Minute) // 23:50
 	c := l.Charge(rules, "c", "m", 10)
 	ref, refused := c.Refusal()
 	if !refused || ref.Kind != KindQuota {
@@ -155,30 +152,30 @@ func TestQuotaRenewsInItsTimeZone(t *testing.T) {
 	if !ref.RetryAt.Equal(renew) {
 		t.Fatalf("renews at %v, want %v", ref.RetryAt, renew)
 	}
-	clk.t = renew.Add(-time.Microsecond)
+	clk.Set(renew.Add(-time.Microsecond))
 	if c := l.Charge(rules, "c", "m", 10); c.OK {
 		t.Fatal("admitted before the renewal")
 	}
-	clk.t = renew
+	clk.Set(renew)
 	c = l.Charge(rules, "c", "m", 1000)
 	if !c.OK {
 		t.Fatal("refused after the renewal")
 	}
 	// The short day: the next renewal is 23 hours later.
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	ref, _ = l.Charge(rules, "c", "m", 10).Refusal()
 	if got := ref.RetryAt.Sub(renew); got != 23*time.Hour {
 		t.Fatalf("29 March lasts %v in Paris, want 23h", got)
 	}
 	// A charge made before the renewal and corrected after it corrects its
 	// own period, never the new one.
-	clk.t = time.Date(2026, 3, 29, 23, 59, 0, 0, paris)
+	clk.Set(time.Date(2026, 3, 29, 23, 59, 0, 0, paris))
 	c.Settle(100) // c was charged on the 29th
 	old := l.Charge(rules, "c", "m", 900)
 	if !old.OK {
 		t.Fatal("the 29th's correction did not free its quota")
 	}
-	clk.t = time.Date(2026, 3, 30, 0, 1, 0, 0, paris)
+	clk.Set(time.Date(2026, 3, 30, 0, 1, 0, 0, paris))
 	if fresh := l.Charge(rules, "c", "m", 1000); !fresh.OK {
 		t.Fatal("the 30th's quota is not fresh")
 	}

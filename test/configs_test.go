@@ -57,7 +57,10 @@ const (
 	deploymentSlow = "gpt-4o-slow"
 )
 
-const gatewayHead = `
+// gatewayListeners and fastRetry are the parts of gatewayHead around its
+// consumers, for tests with consumers of their own.
+const (
+	gatewayListeners = `
 gateway:
   listen: {{GATEWAY}}
   body_limit_bytes: 65536
@@ -66,14 +69,20 @@ control:
   grpc_listen: {{GRPC}}
   admin_listen: {{ADMIN}}
   node_id: e2e
-consumers:
-  - name: team-a
-    api_key: {file: secrets/client-key}
+`
+	fastRetry = `
 retry:
   backoff_base: 5ms
   backoff_max: 20ms
   per_try_timeout: 20s
 `
+)
+
+const gatewayHead = gatewayListeners + `
+consumers:
+  - name: team-a
+    api_key: {file: secrets/client-key}
+` + fastRetry
 
 // backendYAML is one backend of a gateway config, on the simulator: kind
 // ptu takes capacity_tpm, kind tpm takes tpm; priority orders TPM backends.
@@ -116,11 +125,15 @@ models:
 
 // capacityGateway routes by the capacity model. The PTU's capacity here is
 // the gateway's belief (small on purpose); the simulator's is large.
-var capacityGateway = gatewayHead + `
+var capacityGateway = gatewayHead + capacityGPT4o + backendPTUSmallYAML + backendEast2YAML + backendWest3YAML
+
+// capacityGPT4o routes by capacity, holding requests 50 ms at most, to
+// the backends of gpt-4o that follow it.
+const capacityGPT4o = `
 routing: capacity
 capacity:
   max_wait: 50ms
 models:
   - name: gpt-4o
     context_window: 8192
-    backends:` + backendPTUSmallYAML + backendEast2YAML + backendWest3YAML
+    backends:`

@@ -14,15 +14,7 @@ var prioritiesSim = strings.Replace(limitsSim, "capacity_tpm: 1000000", "capacit
 // prioritiesGateway: a PTU of 2000 tokens a minute (the gateway's belief)
 // and a TPM backend in another region; batch consumers leave half of the
 // PTU to the others.
-var prioritiesGateway = `
-gateway:
-  listen: {{GATEWAY}}
-  body_limit_bytes: 65536
-  request_timeout: 30s
-control:
-  grpc_listen: {{GRPC}}
-  admin_listen: {{ADMIN}}
-  node_id: e2e
+var prioritiesGateway = gatewayListeners + `
 consumers:
   - name: interactive
     api_key: {file: secrets/client-key}
@@ -39,17 +31,7 @@ consumers:
     regions: [eastus2]
 priorities:
   headroom: {batch: 0.5}
-retry:
-  backoff_base: 5ms
-  backoff_max: 20ms
-  per_try_timeout: 20s
-routing: capacity
-capacity:
-  max_wait: 50ms
-models:
-  - name: gpt-4o
-    context_window: 8192
-    backends:` + backendPTUSmallYAML + backendEast2YAML
+` + fastRetry + capacityGPT4o + backendPTUSmallYAML + backendEast2YAML
 
 // TestConsumerPriorities: batch traffic spills to TPM while half the PTU is
 // still free, and an interactive request then finds the PTU; a PTU-only

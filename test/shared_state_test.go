@@ -19,7 +19,10 @@ import (
 // sharedGateway is capacityGateway with its state in Redis, shared by two
 // replicas. The Redis timeout is generous: the test machine is shared and
 // busy, and a timeout would (correctly) make a replica serve alone.
-var sharedGateway = capacityGateway + `
+var sharedGateway = capacityGateway + redisState
+
+// redisState shares a gateway's state with the other replica in {{REDIS}}.
+const redisState = `
 state:
   store: redis
   replicas: 2

@@ -100,6 +100,10 @@ func newStore(ctx context.Context, o Options) *Store {
 	return &Store{ctx: ctx, opts: o, names: map[string]int{}}
 }
 
+// Conn is the store's connection (dialled on first use), for other stores
+// on the same Redis (consumers' limits, chargeback).
+func (s *Store) Conn() (rueidis.Client, error) { return s.conn() }
+
 func (s *Store) conn() (rueidis.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -7,14 +7,11 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/spillway-gw/spillway/capacity/capacitytest"
 	"github.com/spillway-gw/spillway/chargeback"
 	"github.com/spillway-gw/spillway/chargeback/redischargeback"
 	"github.com/spillway-gw/spillway/test/e2etest"
 )
-
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
 
 // TestSameReportsAsMemory records the same usage through two replicas'
 // ledgers on one Redis and through a memory ledger: the reports agree.
@@ -26,7 +23,7 @@ func TestSameReportsAsMemory(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	conn := func() (rueidis.Client, error) { return c, nil }
-	clk := &clock{t: time.Date(2026, 5, 1, 0, 10, 0, 0, time.UTC)}
+	clk := capacitytest.NewFakeClock(time.Date(2026, 5, 1, 0, 10, 0, 0, time.UTC))
 	mem := chargeback.New(chargeback.NewMemory(), clk, nil)
 	replicas := []*chargeback.Ledger{
 		chargeback.New(redischargeback.New(t.Context(), conn, "t:", time.Second), clk, nil),
@@ -37,7 +34,7 @@ func TestSameReportsAsMemory(t *testing.T) {
 		u := chargeback.Tokens{Input: int64(i * 7), Output: int64(i), Requests: 1}
 		mem.Record(k, u)
 		replicas[i%2].Record(k, u)
-		clk.t = clk.t.Add(7 * time.Minute)
+		clk.Advance(7 * time.Minute)
 	}
 	from := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	for _, to := range []time.Time{from.Add(3 * time.Hour), from.Add(48 * time.Hour)} {

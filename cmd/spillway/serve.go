@@ -96,10 +96,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Replicas: cfg.State.Replicas,
 			OnChange: func(err error) { logStoreChange(log, cfg.State, err) },
 		})
-		ls := redislimits.Connect(ctx, co, redislimits.Options{KeyPrefix: cfg.State.Redis.KeyPrefix, Timeout: cfg.State.Redis.Timeout.D()})
-		defer ls.Close()
-		limitStore = ls
-		usageStore = redischargeback.New(ctx, ls.Conn, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout.D())
+		limitStore = redislimits.New(ctx, store.Conn, redislimits.Options{KeyPrefix: cfg.State.Redis.KeyPrefix, Timeout: cfg.State.Redis.Timeout.D()})
+		usageStore = redischargeback.New(ctx, store.Conn, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout.D())
 		responses = sharedResponses{shared: store.Responses(), local: extproc.NewMemoryResponses(memoryResponsesMax, nil)}
 		log.Info("capacity state shared in redis", slog.String("address", cfg.State.Redis.Address), slog.Int("replicas", cfg.State.Replicas))
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -39,64 +38,22 @@ type Options struct {
 // Store is a limits.Store on Redis.
 type Store struct {
 	ctx  context.Context
+	conn func() (rueidis.Client, error)
 	opts Options
-
-	mu     sync.Mutex
-	client rueidis.Client
-	dial   func() (rueidis.Client, error)
 }
 
 var _ limits.Store = (*Store)(nil)
 
-// New returns a Store using client; ctx bounds every call.
-func New(ctx context.Context, client rueidis.Client, o Options) *Store {
-	s := newStore(ctx, o)
-	s.client = client
-	return s
-}
-
-// Connect returns a Store that connects with co when first used, and again
-// after a failed attempt (Redis may be down when spillway starts).
-func Connect(ctx context.Context, co rueidis.ClientOption, o Options) *Store {
-	s := newStore(ctx, o)
-	s.dial = func() (rueidis.Client, error) { return rueidis.NewClient(co) }
-	return s
-}
-
-func newStore(ctx context.Context, o Options) *Store {
+// New returns a Store on the connection conn gives (its owner dials it,
+// lazily: Redis may be down when spillway starts); ctx bounds every call.
+func New(ctx context.Context, conn func() (rueidis.Client, error), o Options) *Store {
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = "spillway:"
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 100 * time.Millisecond
 	}
-	return &Store{ctx: ctx, opts: o}
-}
-
-// Conn is the store's connection (dialled on first use), for other
-// stores on the same Redis.
-func (s *Store) Conn() (rueidis.Client, error) { return s.conn() }
-
-func (s *Store) conn() (rueidis.Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.client == nil {
-		c, err := s.dial()
-		if err != nil {
-			return nil, fmt.Errorf("redis: connect: %w", err)
-		}
-		s.client = c
-	}
-	return s.client, nil
-}
-
-// Close closes the connection.
-func (s *Store) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.client != nil {
-		s.client.Close()
-	}
+	return &Store{ctx: ctx, conn: conn, opts: o}
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

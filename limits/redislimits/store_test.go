@@ -9,27 +9,11 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/spillway-gw/spillway/capacity/capacitytest"
 	"github.com/spillway-gw/spillway/limits"
 	"github.com/spillway-gw/spillway/limits/redislimits"
 	"github.com/spillway-gw/spillway/test/e2etest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func client(t testing.TB, addr string) rueidis.Client {
 	t.Helper()
@@ -42,7 +26,8 @@ func client(t testing.TB, addr string) rueidis.Client {
 }
 
 func store(t testing.TB, addr, prefix string) *redislimits.Store {
-	return redislimits.New(t.Context(), client(t, addr), redislimits.Options{KeyPrefix: prefix, Timeout: 5 * time.Second})
+	c := client(t, addr)
+	return redislimits.New(t.Context(), func() (rueidis.Client, error) { return c, nil }, redislimits.Options{KeyPrefix: prefix, Timeout: 5 * time.Second})
 }
 
 func rules(t *testing.T) *limits.Rules {
@@ -72,7 +57,7 @@ func TestSameRulesAsMemory(t *testing.T) {
 	rs := rules(t)
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			clk := &clock{t: time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)} // New York's clocks go back at 06:00 UTC
+			clk := capacitytest.NewFakeClock(time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)) // New York's clocks go back at 06:00 UTC
 			mem := limits.New(limits.NewMemory(), clk, nil)
 			red := limits.New(store(t, r.Addr, fmt.Sprintf("seed%d:", seed)), clk, nil)
 			rng := rand.New(rand.NewPCG(seed, 12))
@@ -109,7 +94,7 @@ func TestSameRulesAsMemory(t *testing.T) {
 						p.red.Settle(tokens)
 					}
 				default:
-					clk.advance(time.Duration(rng.IntN(6000)) * time.Millisecond)
+					clk.Advance(time.Duration(rng.IntN(6000)) * time.Millisecond)
 				}
 			}
 			for _, key := range []string{"k0", "k1"} {
@@ -129,7 +114,7 @@ func TestSameRulesAsMemory(t *testing.T) {
 // admit no more than the limit together.
 func TestReplicasShareOneLimit(t *testing.T) {
 	r := e2etest.StartRedis(t)
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	clk := capacitytest.NewFakeClock(time.Unix(1_800_000_000, 0))
 	rs := &limits.Rules{Window: time.Minute, All: limits.Scope{TPM: 10_000}}
 	var mu sync.Mutex
 	total := int64(0)
