@@ -151,7 +151,8 @@ func (m *Memory) Correct(now time.Time, id string, checks []Check, amounts []int
 				continue
 			}
 			w.expire(now)
-			for j := range w.entries {
+			// From the newest: a request ends soon after its charge.
+			for j := len(w.entries) - 1; j >= 0; j-- {
 				if e := &w.entries[j]; e.id == id {
 					w.used += amounts[i] - e.amount
 					e.amount = amounts[i]

@@ -63,11 +63,12 @@ func (s *Store) call(op string, now time.Time, id string, checks []limits.Check,
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]string, len(checks))
+	keys := make([]string, 0, 2*len(checks))
 	args := make([]string, 0, 4+5*len(checks))
 	args = append(args, op, itoa(now.UnixMicro()), id, itoa(quotaGrace.Milliseconds()))
 	for i, c := range checks {
-		keys[i] = s.opts.KeyPrefix + "l:" + c.Key
+		k := s.opts.KeyPrefix + "l:" + c.Key
+		keys = append(keys, k, k+"|total")
 		var until int64
 		if !c.Until.IsZero() {
 			until = c.Until.UnixMicro()
