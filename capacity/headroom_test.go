@@ -35,3 +35,29 @@ func TestChooseHeadroom(t *testing.T) {
 		})
 	}
 }
+
+// TestOverflowLeavesHeadroom: a request with headroom overflows to a TPM
+// spare, never into a PTU's headroom; without headroom it may overflow
+// to the PTU.
+func TestOverflowLeavesHeadroom(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		headroom float64
+		cands    []string
+		want     []string // order; nil: no room at all
+	}{
+		{"with headroom: the TPM spare only", 0.2, []string{"p", "a"}, []string{"a"}},
+		{"with headroom and PTU only: nowhere", 0.2, []string{"p"}, nil},
+		{"without headroom: the PTU is a spare too", 0, []string{"p", "a"}, []string{"p", "a"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, _ := newTestModel(t, Options{}, ptu("p", 1000), tpm("a", 1000, 0))
+			mustChoose(m, "p", 900)
+			mustChoose(m, "a", 900)
+			p, ok := m.ChooseFor(Ask{Candidates: c.cands, Cost: 300, Headroom: c.headroom, Overflow: true})
+			if ok != (c.want != nil) || ok && (p.Fit != 0 || !slices.Equal(p.Order, c.want)) {
+				t.Fatalf("Choose = %v (%d with room), %v; want %v, none with room", p.Order, p.Fit, ok, c.want)
+			}
+		})
+	}
+}

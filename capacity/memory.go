@@ -88,11 +88,14 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 			continue
 		}
 		b.pass = s.pass // listed twice: once is enough
-		if !b.available(now) || !b.fits(now, b.spec.Cost(cost, out)+b.reserve(a.Headroom)) {
+		reserve := b.reserve(a.Headroom)
+		if !b.available(now) || !b.fits(now, b.spec.Cost(cost, out)+reserve) {
 			if i == 0 {
 				first = b.skip(now)
 			}
-			if b.available(now) {
+			// A PTU whose headroom the request must leave is no spare
+			// for it: it never overflows into that headroom.
+			if b.available(now) && reserve == 0 {
 				spares = append(spares, int32(i))
 			}
 			continue

@@ -100,7 +100,8 @@ type Ask struct {
 	Overflow bool
 	// Headroom is the share of a PTU's capacity this request must leave
 	// free for higher-priority traffic: a PTU has room for it only if it
-	// fits Cost + ⌊Headroom × capacity_tpm⌋. 0: none. TPM backends ignore it.
+	// fits Cost + ⌊Headroom × capacity_tpm⌋, and is never its spare (no
+	// overflow into the headroom). 0: none. TPM backends ignore it.
 	Headroom float64
 }
 

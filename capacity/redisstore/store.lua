@@ -372,7 +372,8 @@ if op == 'choose' then
         if not s.ptu then h = h * s.weight end
         cs[#cs + 1] = {s = s, score = h, pos = #cs + 1}
       else
-        if available(s) then spares[#spares + 1] = s end
+        -- a PTU whose headroom the request must leave is no spare for it
+        if available(s) and reserve == 0 then spares[#spares + 1] = s end
         if i == from then
           if now < get(s, 'hu') then first = 'unhealthy'
           elseif now < get(s, 'cd') then first = 'throttled'
