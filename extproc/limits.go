@@ -90,6 +90,8 @@ func (p *routerPhase) chargeLimits(cl *consumerLimits, model string) *extprocsvc
 	resp.DynamicMetadata = spillwayMetadata(map[string]*structpb.Value{
 		"consumer": structpb.NewStringValue(p.req.Consumer),
 		"model":    structpb.NewStringValue(model),
+		"path":     structpb.NewStringValue(p.path),
+		"cost":     structpb.NewNumberValue(float64(p.req.Cost)),
 		"limit":    structpb.NewStringValue(string(ref.Kind)),
 	})
 	return resp

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/jwtauth"
 	"github.com/spillway-gw/spillway/limits"
 )
@@ -47,5 +48,40 @@ func TestDescribeLimit(t *testing.T) {
 		if got := describe("batch", tt.r, time.Minute); got != tt.want {
 			t.Errorf("describe = %q\nwant       %q", got, tt.want)
 		}
+	}
+}
+
+// TestChargeLimitsRefusal: over its tpm a consumer gets a 429 with
+// retry-after, its remaining tokens and the access log's metadata.
+func TestChargeLimitsRefusal(t *testing.T) {
+	cl := &consumerLimits{rules: &limits.Rules{Window: time.Minute, All: limits.Scope{TPM: 1000}}}
+	tbl := &Table{limitHeaders: config.LimitHeaders{RemainingTokens: "x-ratelimit-remaining-tokens", ConsumedTokens: "x-spillway-consumed-tokens"}}
+	s := NewServer(tbl, Options{})
+	phase := func() *routerPhase {
+		return &routerPhase{s: s, t: tbl, limitKey: "batch", path: "/p", req: Request{Consumer: "batch", Cost: 600}}
+	}
+	first := phase()
+	if r := first.chargeLimits(cl, "gpt-4o"); r != nil || first.charge == nil {
+		t.Fatalf("first request refused: %v", r)
+	}
+	second := phase()
+	r := second.chargeLimits(cl, "gpt-4o")
+	im := r.GetImmediateResponse()
+	if im == nil || im.Status.Code != 429 || second.charge != nil {
+		t.Fatalf("second request: %v, want a 429", r)
+	}
+	got := map[string]string{}
+	for _, h := range im.Headers.SetHeaders {
+		got[h.Header.Key] = string(h.Header.RawValue)
+	}
+	if got["retry-after"] != "60" || got["x-ratelimit-remaining-tokens"] != "400" || got["x-spillway-consumed-tokens"] != "0" || got["retry-after-ms"] == "" {
+		t.Errorf("headers %v", got)
+	}
+	md := r.DynamicMetadata.Fields["spillway"].GetStructValue().Fields
+	if md["consumer"].GetStringValue() != "batch" || md["limit"].GetStringValue() != "tpm" || md["cost"].GetNumberValue() != 600 {
+		t.Errorf("access log metadata %v", md)
+	}
+	if !strings.Contains(string(im.Body), "token rate limit of consumer 'batch'") {
+		t.Errorf("body %s", im.Body)
 	}
 }

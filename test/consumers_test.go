@@ -171,7 +171,6 @@ func TestConsumerLimits(t *testing.T) {
 			}
 		}
 		t.Logf("batch: %d sent every %v, %d admitted, %d refused; interactive: %d, all on the PTU", len(batch), every, admitted, refused, len(inter))
-
 		// Exact: just before the time the last 429 named, the window still
 		// has no room for this cost; just after, it has.
 		retryAt := last429.Add(lastRetry)

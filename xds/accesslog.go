@@ -28,6 +28,9 @@ var accessLogFields = map[string]string{
 	"queue_wait_ms":  "%DYNAMIC_METADATA(spillway:queue_wait_ms)%",
 	"backend":        "%DYNAMIC_METADATA(spillway:backend)%",
 	"tier":           "%DYNAMIC_METADATA(spillway:tier)%",
+	// limit: the consumer's rule that refused the request (tpm, rpm,
+	// quota); null when none did.
+	"limit": "%DYNAMIC_METADATA(spillway:limit)%",
 }
 
 func accessLog() *accesslogv3.AccessLog {
