@@ -6,10 +6,12 @@ package chargeback
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -52,11 +54,23 @@ type Clock interface{ Now() time.Time }
 // MaxReport bounds a report's period.
 const MaxReport = 366 * 24 * time.Hour
 
-// Ledger records requests' usage and reports it.
+// Ledger records requests' usage and reports it. Record adds to this
+// process's pending sums; Flush (every second under Run, and before a
+// report) adds them to the store: a request costs no store call, and a
+// store that fails keeps them pending.
 type Ledger struct {
 	store Store
 	clock Clock
 	log   *slog.Logger
+
+	mu      sync.Mutex
+	pending map[bucket]Tokens
+	failing bool
+}
+
+type bucket struct {
+	hour int64 // Unix seconds
+	Key
 }
 
 // New returns a ledger on store.
@@ -64,13 +78,60 @@ func New(store Store, clock Clock, log *slog.Logger) *Ledger {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ledger{store: store, clock: clock, log: log}
+	return &Ledger{store: store, clock: clock, log: log, pending: map[bucket]Tokens{}}
 }
 
 // Record adds one request's usage, in the current hour.
 func (l *Ledger) Record(k Key, t Tokens) {
-	if err := l.store.Add(l.clock.Now().Truncate(time.Hour), k, t); err != nil {
-		l.log.Error("chargeback usage not recorded", slog.String("consumer", k.Consumer), slog.String("error", err.Error()))
+	b := bucket{l.clock.Now().Truncate(time.Hour).Unix(), k}
+	l.mu.Lock()
+	l.pending[b] = l.pending[b].plus(t)
+	l.mu.Unlock()
+}
+
+// Flush adds the pending sums to the store; those it cannot add stay
+// pending for the next flush.
+func (l *Ledger) Flush() error {
+	l.mu.Lock()
+	todo := l.pending
+	l.pending = map[bucket]Tokens{}
+	l.mu.Unlock()
+	var failed error
+	for b, t := range todo {
+		if failed == nil {
+			failed = l.store.Add(time.Unix(b.hour, 0), b.Key, t)
+			if failed == nil {
+				continue
+			}
+		}
+		l.mu.Lock()
+		l.pending[b] = l.pending[b].plus(t)
+		l.mu.Unlock()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case failed != nil && !l.failing:
+		l.log.Error("chargeback usage kept in this replica: the store failed", slog.String("error", failed.Error()))
+	case failed == nil && l.failing:
+		l.log.Info("chargeback usage stored again")
+	}
+	l.failing = failed != nil
+	return failed
+}
+
+// Run flushes every interval until ctx ends. The caller flushes once more
+// when no request can record any longer.
+func (l *Ledger) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = l.Flush()
+		}
 	}
 }
 
@@ -88,6 +149,9 @@ func (l *Ledger) Report(from, to time.Time) ([]Row, error) {
 	for h := from; h.Before(to); h = h.Add(time.Hour) {
 		hours = append(hours, h)
 	}
+	// This replica's pending usage first (others' reach the store within
+	// a flush interval).
+	_ = l.Flush()
 	sums, err := l.store.Sum(hours)
 	if err != nil {
 		return nil, err

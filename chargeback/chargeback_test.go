@@ -1,6 +1,7 @@
 package chargeback
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -57,5 +58,44 @@ func TestReport(t *testing.T) {
 		if _, err := l.Report(bad[0], bad[1]); !IsPeriodError(err) {
 			t.Errorf("Report(%v, %v): %v, want a period error", bad[0], bad[1], err)
 		}
+	}
+}
+
+// failing is a store that fails until told otherwise.
+type failing struct {
+	Store
+	fail bool
+}
+
+func (f *failing) Add(hour time.Time, k Key, t Tokens) error {
+	if f.fail {
+		return errors.New("down")
+	}
+	return f.Store.Add(hour, k, t)
+}
+
+// TestFlushKeepsWhatTheStoreRefused: usage waits in the ledger while its
+// store fails, and reaches it once it answers.
+func TestFlushKeepsWhatTheStoreRefused(t *testing.T) {
+	clk := capacitytest.NewFakeClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
+	mem := NewMemory()
+	st := &failing{Store: mem, fail: true}
+	l := New(st, clk, nil)
+	k := Key{"batch", "gpt-4o", "ptu", "p"}
+	l.Record(k, Tokens{10, 1, 1})
+	if err := l.Flush(); err == nil {
+		t.Fatal("flush to a failing store succeeded")
+	}
+	l.Record(k, Tokens{20, 2, 1})
+	hour := []time.Time{clk.Now().Truncate(time.Hour)}
+	if sums, _ := mem.Sum(hour); len(sums) != 0 {
+		t.Fatalf("the store has %v while failing", sums)
+	}
+	st.fail = false
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if sums, _ := mem.Sum(hour); sums[k] != (Tokens{30, 3, 2}) {
+		t.Fatalf("the store has %v, want both requests", sums)
 	}
 }

@@ -301,33 +301,36 @@ func TestConsumerLimitsShared(t *testing.T) {
 		t.Fatalf("GET /consumers of a: tpm used %d, want %d (both replicas' requests)", ua, total)
 	}
 
-	// Chargeback from the store: either replica reports both's requests,
-	// by consumer × model × tier × backend.
-	body, ok := e2etest.Get(b.spillAdmin + "/usage")
-	if !ok {
-		t.Fatalf("GET /usage: %s", body)
-	}
-	var usage struct {
-		Usage []struct {
-			Consumer, Model, Tier, Backend string
-			Input                          int64 `json:"input_tokens"`
-			Output                         int64 `json:"output_tokens"`
-			Requests                       int64
-		}
-	}
-	if err := json.Unmarshal([]byte(body), &usage); err != nil {
-		t.Fatalf("GET /usage %q: %v", body, err)
-	}
+	// Chargeback from the store: either replica reports both's requests
+	// (each flushes its own every second), by consumer × model × tier ×
+	// backend.
+	var body string
 	var used, requests int64
-	for _, u := range usage.Usage {
-		if u.Consumer != "batch" || u.Model != "gpt-4o" || u.Backend == "" || u.Tier == "" {
-			t.Fatalf("usage row %+v: want batch's on gpt-4o, with tier and backend", u)
+	waitFor(t, "b's usage report to hold both replicas' requests", 5*time.Second, func() bool {
+		var ok bool
+		if body, ok = e2etest.Get(b.spillAdmin + "/usage"); !ok {
+			t.Fatalf("GET /usage: %s", body)
 		}
-		used, requests = used+u.Input+u.Output, requests+u.Requests
-	}
-	if used != total || requests != total/cost {
-		t.Fatalf("GET /usage: %d tokens in %d requests, want %d in %d: %s", used, requests, total, total/cost, body)
-	}
+		var usage struct {
+			Usage []struct {
+				Consumer, Model, Tier, Backend string
+				Input                          int64 `json:"input_tokens"`
+				Output                         int64 `json:"output_tokens"`
+				Requests                       int64
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &usage); err != nil {
+			t.Fatalf("GET /usage %q: %v", body, err)
+		}
+		used, requests = 0, 0
+		for _, u := range usage.Usage {
+			if u.Consumer != "batch" || u.Model != "gpt-4o" || u.Backend == "" || u.Tier == "" {
+				t.Fatalf("usage row %+v: want batch's on gpt-4o, with tier and backend", u)
+			}
+			used, requests = used+u.Input+u.Output, requests+u.Requests
+		}
+		return used == total && requests == total/cost
+	})
 }
 
 // newChatRequest is a chat request through the gateway as s.chat sends it.

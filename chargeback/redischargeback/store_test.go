@@ -36,6 +36,11 @@ func TestSameReportsAsMemory(t *testing.T) {
 		replicas[i%2].Record(k, u)
 		clk.Advance(7 * time.Minute)
 	}
+	// Replica 0 flushes (as Run does every second); replica 1's report
+	// flushes its own.
+	if err := replicas[0].Flush(); err != nil {
+		t.Fatal(err)
+	}
 	from := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	for _, to := range []time.Time{from.Add(3 * time.Hour), from.Add(48 * time.Hour)} {
 		want, err := mem.Report(from, to)

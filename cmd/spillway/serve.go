@@ -97,10 +97,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			OnChange: func(err error) { logStoreChange(log, cfg.State, err) },
 		})
 		limitStore = redislimits.New(ctx, store.Conn, redislimits.Options{KeyPrefix: cfg.State.Redis.KeyPrefix, Timeout: cfg.State.Redis.Timeout.D()})
-		usageStore = redischargeback.New(ctx, store.Conn, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout.D())
+		// Not cancelled with ctx: the last flush comes after it ends.
+		usageStore = redischargeback.New(context.WithoutCancel(ctx), store.Conn, cfg.State.Redis.KeyPrefix, cfg.State.Redis.Timeout.D())
 		responses = sharedResponses{shared: store.Responses(), local: extproc.NewMemoryResponses(memoryResponsesMax, nil)}
 		log.Info("capacity state shared in redis", slog.String("address", cfg.State.Redis.Address), slog.Int("replicas", cfg.State.Replicas))
 	}
+	ledger := chargeback.New(usageStore, capacity.SystemClock{}, log)
+	go ledger.Run(ctx, time.Second)
 	if err := registerStoreGauge(tel, capModel); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -113,7 +116,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Healthy:   auth.pool.Healthy,
 		Responses: responses,
 		Limiter:   limits.New(limitStore, capacity.SystemClock{}, log),
-		Ledger:    chargeback.New(usageStore, capacity.SystemClock{}, log),
+		Ledger:    ledger,
 	})
 	tel.RegisterBackendState(func() []telemetry.BackendGauge { return backendGauges(capModel, ext.Current()) })
 	xdsServer := xds.NewServer(ctx, cfg.Control.NodeID, log)
@@ -204,6 +207,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-shutdownCtx.Done():
 		g.Stop()
 	}
+	// Every request has ended: store the last of their usage.
+	_ = ledger.Flush()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, context.Canceled) {
 		return err
 	}
