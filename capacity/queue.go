@@ -32,11 +32,14 @@ func (e *NoCapacityError) Unwrap() error { return ErrNoCapacity }
 // Wait is Choose that holds the request until a candidate has room, ctx ends,
 // or Options.MaxWait passes.
 //
-// Waiters are served fairly: round-robin across consumers (a consumer served
-// goes behind the others still waiting), first-in first-out within one
-// consumer (a consumer's later request never overtakes its earlier one, while
-// another consumer's request that fits can). A request arriving while others
-// wait queues behind them. Waiters are retried when a reservation is settled,
+// Waiters are served by priority (Ask.Priority: lower first), and fairly
+// within one: round-robin across consumers (a consumer served goes behind
+// the others still waiting), first-in first-out within one consumer (a
+// consumer's later request never overtakes its earlier one, while another
+// consumer's request that fits can). A waiter that has waited half of
+// MaxWait goes before every priority (the longest waiting first): that
+// bounds how long higher priorities can starve it. A request arriving while
+// others wait queues behind them. Waiters are retried when a reservation is settled,
 // released or moved, when an observation corrects the model, on SetBackends,
 // and at the earliest time the model predicts room (a cooldown ending, a
 // window sliding, the bucket draining), using the clock's timers.
@@ -68,7 +71,8 @@ func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 	// request in flight may free room early (estimates count every
 	// max_tokens; a PTU refunds the difference on settlement).
 	out := int64(max(0, a.Output))
-	rec, inflight := m.recoveryLocked(now, a.Candidates, c+m.q.cost, out+m.q.output)
+	aheadCost, aheadOut := m.q.ahead(a.priority())
+	rec, inflight := m.recoveryLocked(now, a.Candidates, c+aheadCost, out+aheadOut)
 	if rec.IsZero() || rec.After(now.Add(m.opts.MaxWait)) && (m.q.n > 0 || !inflight) {
 		// Waiting would not get it served in time: send it anyway to a
 		// backend out of cooldown (Azure admits while below its limit,
@@ -87,7 +91,7 @@ func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 		return Plan{}, &NoCapacityError{RetryAt: rec}
 	}
 	a.Candidates = slices.Clone(a.Candidates)
-	w := &waiter{consumer: a.Consumer, ask: a, cost: c, done: make(chan struct{})}
+	w := &waiter{consumer: a.Consumer, ask: a, cost: c, since: now, done: make(chan struct{})}
 	m.q.push(w)
 	w.deadline = m.clock.AfterFunc(m.opts.MaxWait, func() { m.expire(w) })
 	if m.onEnqueue != nil {
@@ -150,6 +154,7 @@ func (m *Model) dispatchLocked(now time.Time) {
 	for q.n > 0 {
 		progress := false
 		kept, served := q.spare[:0], []*consumerQueue(nil)
+		q.byPriority(now, m.opts.MaxWait/2)
 		for _, cq := range q.ring {
 			w := cq.ws[0]
 			p, ok := m.chooseLocked(now, w.ask)
@@ -234,6 +239,7 @@ type waiter struct {
 	consumer string
 	ask      Ask
 	cost     int64
+	since    time.Time // when it was queued
 	deadline Timer
 	done     chan struct{} // closed when finished by serving or expiry
 	finished bool
@@ -257,9 +263,9 @@ type queue struct {
 	spare  []*consumerQueue
 	byName map[string]*consumerQueue
 	n      int
-	// cost and output are the waiters' total cost and output: a newcomer
-	// is served after them.
-	cost, output int64
+	// cost and output are the waiters' total cost and output by
+	// priority: a newcomer is served after those of its priority and above.
+	cost, output [Priorities]int64
 
 	timer   Timer // recovery timer
 	timerAt time.Time
@@ -277,15 +283,45 @@ func (q *queue) push(w *waiter) {
 	}
 	cq.ws = append(cq.ws, w)
 	q.n++
-	q.cost += w.cost
-	q.output += int64(max(0, w.ask.Output))
+	q.cost[w.ask.priority()] += w.cost
+	q.output[w.ask.priority()] += int64(max(0, w.ask.Output))
 }
 
 // dropped counts w out of the queue's totals.
 func (q *queue) dropped(w *waiter) {
 	q.n--
-	q.cost -= w.cost
-	q.output -= int64(max(0, w.ask.Output))
+	q.cost[w.ask.priority()] -= w.cost
+	q.output[w.ask.priority()] -= int64(max(0, w.ask.Output))
+}
+
+// ahead is the cost and output of the waiters a newcomer of priority
+// would be served after: those of its priority and above.
+func (q *queue) ahead(priority int) (cost, output int64) {
+	for p := 0; p <= priority; p++ {
+		cost += q.cost[p]
+		output += q.output[p]
+	}
+	return cost, output
+}
+
+// byPriority orders the ring by its heads' priority, keeping the
+// round-robin order within a priority. A head that has waited starve or
+// longer goes before every priority, the longest waiting first: lower
+// priorities wait behind higher ones, but never longer than that.
+func (q *queue) byPriority(now time.Time, starve time.Duration) {
+	slices.SortStableFunc(q.ring, func(a, b *consumerQueue) int {
+		wa, wb := a.ws[0], b.ws[0]
+		sa, sb := now.Sub(wa.since) >= starve, now.Sub(wb.since) >= starve
+		switch {
+		case sa && sb:
+			return wa.since.Compare(wb.since)
+		case sa:
+			return -1
+		case sb:
+			return 1
+		}
+		return wa.ask.priority() - wb.ask.priority()
+	})
 }
 
 func (q *queue) remove(w *waiter) {

@@ -315,3 +315,76 @@ func TestWaitWokenByReloadAndCorrection(t *testing.T) {
 		}
 	})
 }
+
+func TestWaitPriorities(t *testing.T) {
+	ctx := context.Background()
+	cands := []string{"p"}
+	start := func(h *waitHarness, consumer string, priority int) chan waitResult {
+		res := make(chan waitResult, 1)
+		go func() {
+			p, err := h.m.Admit(ctx, Ask{Consumer: consumer, Candidates: cands, Cost: 100, Priority: priority})
+			res <- waitResult{p, err}
+		}()
+		<-h.enq
+		return res
+	}
+	t.Run("a higher priority is served first", func(t *testing.T) {
+		m, _ := newTestModel(t, Options{MaxWait: time.Hour}, ptu("p", 100)) // one slot
+		h := newWaitHarness(t, m)
+		held, _ := m.Choose(cands, 100)
+		batch := start(h, "batch", 2)
+		standard := start(h, "standard", 1)
+		interactive := start(h, "interactive", 0)
+		h.waiting(3)
+		for _, name := range []string{"interactive", "standard", "batch"} {
+			held.Reservation.Release()
+			r := h.result(name, map[string]chan waitResult{"interactive": interactive, "standard": standard, "batch": batch}[name])
+			if r.err != nil {
+				t.Fatalf("%s: %v", name, r.err)
+			}
+			held = r.plan
+		}
+	})
+	t.Run("a lower priority waits behind higher ones no longer than half of MaxWait", func(t *testing.T) {
+		m, clk := newTestModel(t, Options{MaxWait: 12 * time.Second}, ptu("p", 600)) // 10 tokens/s
+		h := newWaitHarness(t, m)
+		mustChoose(m, "p", 600)
+		batch := start(h, "batch", 2)
+		clk.Advance(3 * time.Second)
+		interactive := start(h, "interactive", 0)
+		h.waiting(2)
+		clk.Advance(7 * time.Second) // 100 drained: room for one; batch has waited 10 s ≥ 6 s
+		if r := h.result("batch", batch); r.err != nil {
+			t.Fatalf("batch, waiting past half of MaxWait, was not served first: %v", r.err)
+		}
+		h.waiting(1)
+		clk.Advance(5 * time.Second) // the interactive one's MaxWait: the batch took the room
+		if r := h.result("interactive", interactive); !errors.Is(r.err, ErrNoCapacity) {
+			t.Fatalf("interactive: %+v, %v; want no capacity at its MaxWait", r.plan, r.err)
+		}
+	})
+	t.Run("a newcomer is held behind its own priority and the higher ones only", func(t *testing.T) {
+		m, _ := newTestModel(t, Options{MaxWait: 3 * time.Second}, ptu("p", 600)) // 10 tokens/s
+		h := newWaitHarness(t, m)
+		full, _ := m.Choose(cands, 600)
+		full.Reservation.Settle(600) // nothing in flight
+		ask := func(consumer string, priority int) Ask {
+			return Ask{Consumer: consumer, Candidates: cands, Cost: 20, Priority: priority}
+		}
+		res := make(chan waitResult, 2)
+		for _, a := range []Ask{ask("batch", 2), ask("interactive", 0)} {
+			go func() {
+				p, err := m.Admit(ctx, a)
+				res <- waitResult{p, err}
+			}()
+			<-h.enq // room for 20 in 2 s: held (the interactive one is not behind the batch one)
+		}
+		h.waiting(2)
+		// Another batch request would be served after both: 60 tokens, 6 s.
+		p, err := m.Admit(ctx, ask("batch", 2))
+		if err != nil || p.Fit != 0 {
+			t.Fatalf("third = %+v, %v; want an overflow, not a hold", p, err)
+		}
+		h.waiting(2)
+	})
+}

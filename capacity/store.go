@@ -103,7 +103,16 @@ type Ask struct {
 	// fits Cost + ⌊Headroom × capacity_tpm⌋, and is never its spare (no
 	// overflow into the headroom). 0: none. TPM backends ignore it.
 	Headroom float64
+	// Priority orders the hold queue: 0 (interactive) is served first,
+	// then 1 (standard), then 2 (batch); see Model.Admit. Values outside
+	// 0..2 are taken as the nearest.
+	Priority int
 }
+
+// Priorities is how many Ask.Priority levels the hold queue tells apart.
+const Priorities = 3
+
+func (a Ask) priority() int { return max(0, min(Priorities-1, a.Priority)) }
 
 // Observation is one attempt's response as the store applies it: the
 // Model has already parsed the headers and decided the cooldowns.

@@ -11,6 +11,8 @@ import (
 type consumerPolicy struct {
 	// headroom is the capacity.Ask headroom of the consumer's requests.
 	headroom float64
+	// priority is their place in the hold queue (capacity.Ask.Priority).
+	priority int
 	// models are the consumer's views of the models whose backends it
 	// may not all use (spill: never, regions): only those it may. A model
 	// not here is served by all its backends.
@@ -20,7 +22,7 @@ type consumerPolicy struct {
 func newConsumerPolicies(cfg *config.Config, models map[string]*Model) map[string]*consumerPolicy {
 	out := map[string]*consumerPolicy{}
 	for _, c := range cfg.Consumers {
-		p := &consumerPolicy{headroom: cfg.Priorities.HeadroomOf(c.Priority)}
+		p := &consumerPolicy{headroom: cfg.Priorities.HeadroomOf(c.Priority), priority: queuePriority(c.Priority)}
 		if c.Spill == config.SpillNever || len(c.Regions) > 0 {
 			p.models = map[string]*Model{}
 			for name, m := range models {
@@ -29,11 +31,24 @@ func newConsumerPolicies(cfg *config.Config, models map[string]*Model) map[strin
 				})
 			}
 		}
-		if p.headroom > 0 || p.models != nil {
+		if p.headroom > 0 || p.models != nil || p.priority != queuePriority("") {
 			out[c.Name] = p
 		}
 	}
 	return out
+}
+
+// queuePriority is a consumer priority's place in the hold queue: the
+// interactive first, then the standard (and consumers without one), then
+// the batch.
+func queuePriority(priority string) int {
+	switch priority {
+	case config.PriorityInteractive:
+		return 0
+	case config.PriorityBatch:
+		return 2
+	}
+	return 1
 }
 
 // restricted is m with only the backends keep lets through, in order.

@@ -285,9 +285,10 @@ func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequ
 			// Only the backend holding the stored response can serve it.
 			planned = model.pinnedTo(pinned)
 		}
-		ask := capacity.Ask{Consumer: p.req.Consumer, Cost: p.req.Cost, Output: p.outputShare, ID: p.flightID, Meta: traceparent(p.flight.span)}
+		ask := capacity.Ask{Consumer: p.req.Consumer, Cost: p.req.Cost, Output: p.outputShare, ID: p.flightID, Meta: traceparent(p.flight.span),
+			Priority: queuePriority("")}
 		if policy != nil {
-			ask.Headroom = policy.headroom
+			ask.Headroom, ask.Priority = policy.headroom, policy.priority
 		}
 		d, err = p.s.plan(ctx, p.t, ask, planned)
 	}
