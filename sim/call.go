@@ -314,17 +314,16 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 	if maxTokens == 0 {
 		maxTokens = d.cfg.MissingMaxTokens
 	}
-	cost := maxTokens * req.n
-	switch {
-	case d.bucket != nil:
-		cost = prompt + d.weighOutput(cost)
-	case d.cfg.Estimate == EstimatePromptPlusMaxTokens:
-		cost += prompt
+	cost := d.arrivalCost(prompt, maxTokens*req.n)
+	var prefixes []uint64
+	if d.cache != nil {
+		prefixes = chatPrefixes(&req, prompt, "", 0)
 	}
 	st, ok := c.admit(cost)
 	if !ok {
 		return
 	}
+	cached := d.cached(s.clock.Now(), prefixes)
 	tokens, finish := completionLength(&d.cfg.Completion, req.maxTokens, draw)
 	if phrase := d.cfg.CompletionFilterPhrase; phrase != "" && promptContains(&req, phrase) {
 		tokens, finish = filterCompletion(tokens)
@@ -342,7 +341,7 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 
 	if req.stream {
 		st := &stream{
-			meta: meta, n: req.n, tokens: tokens, finish: finish, prompt: prompt, includeUsage: req.includeUsage,
+			meta: meta, n: req.n, tokens: tokens, finish: finish, prompt: prompt, cached: cached, includeUsage: req.includeUsage,
 			text: text, clock: s.clock, firstToken: firstToken, perToken: perToken, async: d.cfg.AsyncContentFilter,
 		}
 		if plan.terminal.kind == faultResetMidStream {
@@ -350,39 +349,39 @@ func (c *call) serveChat(body []byte, draw uint64, plan faultPlan) {
 		}
 		counted := false // the ledger counts a response before the client can see its end
 		st.complete = func() {
-			d.settle(s.clock.Now(), cost, prompt, tokens*req.n, true)
+			d.settle(s.clock.Now(), cost, prompt, cached, tokens*req.n, true)
 			c.record("200")
 			counted = true
 		}
 		reset := func(sent int64) error {
-			d.settle(s.clock.Now(), cost, prompt, sent, false)
+			d.settle(s.clock.Now(), cost, prompt, cached, sent, false)
 			c.record("reset")
 			counted = true
 			return c.resetStream()
 		}
 		if sent, err := st.write(ctx, c.w, reset); err != nil && !counted {
-			d.settle(s.clock.Now(), cost, prompt, sent, false)
+			d.settle(s.clock.Now(), cost, prompt, cached, sent, false)
 			c.record(statusClientClosed)
 		}
 		return
 	}
 
 	if err := s.clock.Sleep(ctx, firstToken+time.Duration(tokens)*perToken); err != nil {
-		d.settle(s.clock.Now(), cost, prompt, 0, false)
+		d.settle(s.clock.Now(), cost, prompt, cached, 0, false)
 		c.record(statusClientClosed)
 		return
 	}
 	bp := s.bufs.Get().(*[]byte)
-	out := appendChatCompletion((*bp)[:0], meta, text, req.n, tokens, finish, prompt)
+	out := appendChatCompletion((*bp)[:0], meta, text, req.n, tokens, finish, prompt, cached)
 	defer func() { *bp = out[:0]; s.bufs.Put(bp) }()
 	if plan.terminal.kind == faultResetMidStream {
-		d.settle(s.clock.Now(), cost, prompt, 0, false)
+		d.settle(s.clock.Now(), cost, prompt, cached, 0, false)
 		c.reset(out)
 		return
 	}
 	// The completion's real cost replaces the estimate before the utilization
 	// header is read, and the ledger counts the response before it is sent.
-	d.settle(s.clock.Now(), cost, prompt, tokens*req.n, true)
+	d.settle(s.clock.Now(), cost, prompt, cached, tokens*req.n, true)
 	if d.bucket != nil {
 		c.setStateHeaders(d.state(s.clock.Now()))
 	}
@@ -419,7 +418,7 @@ func (c *call) serveEmbeddings(body []byte, plan faultPlan) {
 		return
 	}
 	if err := s.clock.Sleep(c.r.Context(), time.Duration(d.cfg.Latency.FirstTokenMs)*time.Millisecond); err != nil {
-		d.settle(s.clock.Now(), prompt, prompt, 0, false)
+		d.settle(s.clock.Now(), prompt, prompt, 0, 0, false)
 		c.record(statusClientClosed)
 		return
 	}
@@ -429,11 +428,11 @@ func (c *call) serveEmbeddings(body []byte, plan faultPlan) {
 	}
 	out := appendEmbeddings(nil, &req, d.modelJSON, dims, s.cfg.Seed, prompt)
 	if plan.terminal.kind == faultResetMidStream {
-		d.settle(s.clock.Now(), prompt, prompt, 0, false)
+		d.settle(s.clock.Now(), prompt, prompt, 0, 0, false)
 		c.reset(out)
 		return
 	}
-	d.settle(s.clock.Now(), prompt, prompt, 0, true)
+	d.settle(s.clock.Now(), prompt, prompt, 0, 0, true)
 	if d.bucket != nil {
 		st = d.state(s.clock.Now())
 	}

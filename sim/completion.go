@@ -96,19 +96,21 @@ type responseMeta struct {
 }
 
 // appendUsage appends the usage object.
-func appendUsage(b []byte, prompt, completion int64) []byte {
+func appendUsage(b []byte, prompt, cached, completion int64) []byte {
 	b = append(b, `{"completion_tokens":`...)
 	b = strconv.AppendInt(b, completion, 10)
 	b = append(b, `,"completion_tokens_details":{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":0,"rejected_prediction_tokens":0},"prompt_tokens":`...)
 	b = strconv.AppendInt(b, prompt, 10)
-	b = append(b, `,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":0},"total_tokens":`...)
+	b = append(b, `,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":`...)
+	b = strconv.AppendInt(b, cached, 10)
+	b = append(b, `},"total_tokens":`...)
 	b = strconv.AppendInt(b, prompt+completion, 10)
 	return append(b, '}')
 }
 
 // appendChatCompletion appends a non-streaming chat.completion body with n
 // choices of tokens words each.
-func appendChatCompletion(b []byte, m responseMeta, text textSource, n, tokens int64, finish string, prompt int64) []byte {
+func appendChatCompletion(b []byte, m responseMeta, text textSource, n, tokens int64, finish string, prompt, cached int64) []byte {
 	b = append(b, `{"choices":[`...)
 	for i := range n {
 		if i > 0 {
@@ -135,7 +137,7 @@ func appendChatCompletion(b []byte, m responseMeta, text textSource, n, tokens i
 	b = append(b, `,"system_fingerprint":`...)
 	b = append(b, systemFingerprint...)
 	b = append(b, `,"usage":`...)
-	b = appendUsage(b, prompt, tokens*n)
+	b = appendUsage(b, prompt, cached, tokens*n)
 	return append(b, '}')
 }
 

@@ -54,7 +54,7 @@ func TestTextSourceIsDeterministic(t *testing.T) {
 
 func TestChatCompletionBody(t *testing.T) {
 	meta := responseMeta{id: chatID(1), created: 1700000000, modelJSON: `"gpt-4o"`}
-	b := appendChatCompletion(nil, meta, newTextSource(1), 2, 5, finishLength, 11)
+	b := appendChatCompletion(nil, meta, newTextSource(1), 2, 5, finishLength, 11, 0)
 	var v struct {
 		ID      string `json:"id"`
 		Object  string `json:"object"`

@@ -98,6 +98,10 @@ type Deployment struct {
 	// Default 1: output counted as it is.
 	OutputRatio float64 `yaml:"output_ratio"`
 
+	// PromptCache is Azure's prompt caching (promptcache.go): on by default,
+	// as on Azure for gpt-4o and newer models.
+	PromptCache PromptCache `yaml:"prompt_cache"`
+
 	// MissingMaxTokens is the max_tokens assumed when a request sets none. Default 16.
 	MissingMaxTokens int64 `yaml:"missing_max_tokens"`
 	// ContextWindow is the model's window in tokens. Default 128000.
@@ -134,6 +138,18 @@ type Deployment struct {
 	// every deployment). Stored responses are found through them on the
 	// /responses/{id} routes, which name no deployment.
 	Keys []string `yaml:"keys"`
+}
+
+// PromptCache configures a deployment's prompt cache: prompts of at least
+// 1,024 tokens whose prefix repeats a recent prompt's are partly served from
+// it, in steps of 128 tokens, and report cached_tokens in their usage.
+type PromptCache struct {
+	// Disabled turns caching off: cached_tokens is always 0.
+	Disabled bool `yaml:"disabled"`
+	// TTLSeconds is how long a prefix stays cached after its last use, in
+	// seconds scaled by time_scale. Default 300 (Azure: 5 to 10 minutes of
+	// inactivity).
+	TTLSeconds float64 `yaml:"ttl_s"`
 }
 
 // Latency is the response time model: time to first token, then output speed.
@@ -228,6 +244,9 @@ func (c *Config) applyDefaults() {
 		if d.EmbeddingDimensions == 0 {
 			d.EmbeddingDimensions = DefaultEmbeddingDimensions
 		}
+		if d.PromptCache.TTLSeconds == 0 {
+			d.PromptCache.TTLSeconds = defaultCacheTTL.Seconds()
+		}
 	}
 }
 
@@ -303,6 +322,9 @@ func (c *Config) Validate() error {
 		}
 		if d.MissingMaxTokens < 0 {
 			bad(p+".missing_max_tokens", "must be > 0")
+		}
+		if d.PromptCache.TTLSeconds < 0 {
+			bad(p+".prompt_cache.ttl_s", "must be > 0 (default 300)")
 		}
 		if d.ContextWindow < 0 {
 			bad(p+".context_window", "must be > 0")

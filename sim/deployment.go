@@ -23,9 +23,10 @@ type deployment struct {
 	regionHeader, nameHeader, limitReqHeader, limitTokHeader []string
 
 	mu       sync.Mutex
-	tokens   *window // standard: tokens charged over the last minute
-	requests *window // standard: requests over the last 10 seconds
-	bucket   *bucket // provisioned
+	tokens   *window      // standard: tokens charged over the last minute
+	requests *window      // standard: requests over the last 10 seconds
+	bucket   *bucket      // provisioned
+	cache    *promptCache // nil when prompt_cache.disabled
 	rng      *rand.Rand
 	ledger   ledgerCounts
 
@@ -69,6 +70,9 @@ func newDeployment(cfg *Deployment, scale float64, seed uint64, now time.Time) *
 		d.requests = newWindow(d.limitReq, scaled(requestWindow, scale), 10, now)
 	case KindProvisioned:
 		d.bucket = newBucket(cfg.CapacityTPM, minute, now)
+	}
+	if !cfg.PromptCache.Disabled {
+		d.cache = newPromptCache(scaled(time.Duration(cfg.PromptCache.TTLSeconds*float64(time.Second)), scale))
 	}
 	d.ledger.responses = make(map[string]int64)
 	if len(cfg.Keys) > 0 {
@@ -140,17 +144,54 @@ func (d *deployment) admit(now time.Time, cost int64) (rateState, bool, time.Dur
 	return d.stateLocked(now), true, 0, 0
 }
 
-// settle records the usage a response reported and, on provisioned
-// deployments, corrects the arrival charge to the real cost.
-func (d *deployment) settle(now time.Time, charged, prompt, completion int64, reported bool) {
+// arrivalCost is the estimate charged when a request of prompt tokens that
+// may produce maxOutput tokens arrives: on provisioned deployments prompt +
+// output_ratio × maxOutput (Azure's "prompt tokens and max_tokens", in
+// normalized tokens; cached tokens are deducted only at settlement); on
+// standard ones maxOutput, plus the prompt with estimate
+// prompt_plus_max_tokens.
+func (d *deployment) arrivalCost(prompt, maxOutput int64) int64 {
+	switch {
+	case d.bucket != nil:
+		return prompt + d.weighOutput(maxOutput)
+	case d.cfg.Estimate == EstimatePromptPlusMaxTokens:
+		return prompt + maxOutput
+	}
+	return maxOutput
+}
+
+// cached returns the prompt tokens served from the deployment's prompt
+// cache for a prompt with these prefix hashes (chatPrefixes), and caches
+// its prefixes. Call it once the request is admitted: a throttled prompt is
+// not processed, so it caches nothing.
+func (d *deployment) cached(now time.Time, prefixes []uint64) int64 {
+	if d.cache == nil || len(prefixes) == 0 {
+		return 0
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.cache.use(now, prefixes)
+}
+
+// settle records the usage a response reported and, on provisioned
+// deployments, corrects the arrival charge to the real cost in normalized
+// tokens: (prompt − cached) + output_ratio × completion, as Azure deducts
+// cached prompt tokens 100 % on provisioned deployments. Standard
+// deployments keep their arrival charge: Azure discounts cached tokens in
+// the bill, not in the rate limit.
+func (d *deployment) settle(now time.Time, charged, prompt, cached, completion int64, reported bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	normalized := prompt + completion
 	if d.bucket != nil {
-		d.bucket.add(now, prompt+d.weighOutput(completion)-charged)
+		normalized = prompt - cached + d.weighOutput(completion)
+		d.bucket.add(now, normalized-charged)
 	}
 	if reported {
 		d.ledger.promptTokens += prompt
+		d.ledger.cachedTokens += cached
 		d.ledger.completionTokens += completion
+		d.ledger.normalizedTokens += normalized
 	}
 }
 
@@ -168,6 +209,9 @@ func (d *deployment) reset(now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ledger = ledgerCounts{responses: make(map[string]int64)}
+	if d.cache != nil {
+		d.cache.reset()
+	}
 	if d.bucket != nil {
 		d.bucket.reset(now)
 	} else {

@@ -12,6 +12,11 @@ type DeploymentLedger struct {
 	ChargedTokens int64 `json:"charged_tokens"`
 	// Usage is the sum of the usage reported to clients.
 	Usage Usage `json:"usage"`
+	// NormalizedTokens is what that usage weighed against the deployment's
+	// limit: on provisioned deployments (prompt − cached) + output_ratio ×
+	// completion, Azure's normalized tokens; on standard ones prompt +
+	// completion (cached tokens count against TPM).
+	NormalizedTokens int64 `json:"normalized_tokens"`
 	// Utilization is the provisioned bucket level as a fraction (1 = 100 %); 0 on standard.
 	Utilization float64 `json:"utilization"`
 	// RemainingTokens: standard, tokens left in the minute window; provisioned, tokens until 100 %.
@@ -22,7 +27,9 @@ type DeploymentLedger struct {
 
 // Usage is a token usage total.
 type Usage struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
+	PromptTokens int64 `json:"prompt_tokens"`
+	// CachedTokens is the part of PromptTokens served from the prompt cache.
+	CachedTokens     int64 `json:"cached_tokens"`
 	CompletionTokens int64 `json:"completion_tokens"`
 	TotalTokens      int64 `json:"total_tokens"`
 }
@@ -48,9 +55,11 @@ func (d *deployment) snapshot(now time.Time) DeploymentLedger {
 		ChargedTokens: d.ledger.charged,
 		Usage: Usage{
 			PromptTokens:     d.ledger.promptTokens,
+			CachedTokens:     d.ledger.cachedTokens,
 			CompletionTokens: d.ledger.completionTokens,
 			TotalTokens:      d.ledger.promptTokens + d.ledger.completionTokens,
 		},
+		NormalizedTokens:  d.ledger.normalizedTokens,
 		Utilization:       st.utilization,
 		RemainingTokens:   st.remainingTokens,
 		RemainingRequests: st.remainingRequests,
@@ -63,7 +72,9 @@ type ledgerCounts struct {
 	responses        map[string]int64
 	charged          int64
 	promptTokens     int64
+	cachedTokens     int64
 	completionTokens int64
+	normalizedTokens int64
 }
 
 // countRequest records that a request reached the deployment.

@@ -27,17 +27,17 @@ func TestLedgerEndpoint(t *testing.T) {
 		t.Fatalf("ledger shape: %s", rec.Body)
 	}
 	for name, entry := range raw["deployments"] {
-		for _, k := range []string{"kind", "region", "requests", "responses", "charged_tokens", "usage", "utilization", "remaining_tokens", "remaining_requests"} {
+		for _, k := range []string{"kind", "region", "requests", "responses", "charged_tokens", "usage", "normalized_tokens", "utilization", "remaining_tokens", "remaining_requests"} {
 			if _, ok := entry[k]; !ok {
 				t.Errorf("%s lacks %q", name, k)
 			}
 		}
-		if len(entry) != 9 {
-			t.Errorf("%s has %d fields, want 9", name, len(entry))
+		if len(entry) != 10 {
+			t.Errorf("%s has %d fields, want 10", name, len(entry))
 		}
 	}
 	want := `{"kind":"standard","region":"eastus2","requests":4,"responses":{"200":1,"400":1,"401":1,"503":1},"charged_tokens":100,` +
-		`"usage":{"prompt_tokens":9,"completion_tokens":5,"total_tokens":14},"utilization":0,"remaining_tokens":900,"remaining_requests":9}`
+		`"usage":{"prompt_tokens":9,"cached_tokens":0,"completion_tokens":5,"total_tokens":14},"normalized_tokens":14,"utilization":0,"remaining_tokens":900,"remaining_requests":9}`
 	if got := string(raw["deployments"]["std"]["requests"]); got != "4" {
 		t.Errorf("requests %s", got)
 	}
@@ -50,7 +50,7 @@ func TestLedgerEndpoint(t *testing.T) {
 		t.Fatalf("reset: %d", rec.Code)
 	}
 	b, _ = json.Marshal(s.Ledger().Deployments["std"])
-	if want := `{"kind":"standard","region":"eastus2","requests":0,"responses":{},"charged_tokens":0,"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0},"utilization":0,"remaining_tokens":1000,"remaining_requests":10}`; string(b) != want {
+	if want := `{"kind":"standard","region":"eastus2","requests":0,"responses":{},"charged_tokens":0,"usage":{"prompt_tokens":0,"cached_tokens":0,"completion_tokens":0,"total_tokens":0},"normalized_tokens":0,"utilization":0,"remaining_tokens":1000,"remaining_requests":10}`; string(b) != want {
 		t.Errorf("after reset\n got %s\nwant %s", b, want)
 	}
 	if rec := do(t, s, "POST", "/_sim/ledger", ""); rec.Code != 405 {

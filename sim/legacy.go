@@ -121,10 +121,7 @@ func (c *call) serveCompletions(body []byte, draw uint64, plan faultPlan) {
 	if maxTokens == 0 {
 		maxTokens = d.cfg.MissingMaxTokens
 	}
-	cost := maxTokens * req.choices * prompts
-	if d.bucket != nil || d.cfg.Estimate == EstimatePromptPlusMaxTokens {
-		cost += prompt
-	}
+	cost := d.arrivalCost(prompt, maxTokens*req.choices*prompts)
 	st, ok := c.admit(cost)
 	if !ok {
 		return
@@ -148,12 +145,12 @@ func (c *call) serveCompletions(body []byte, draw uint64, plan faultPlan) {
 	c.setStateHeaders(st)
 	ctx := c.r.Context()
 	if err := s.clock.Sleep(ctx, firstToken); err != nil {
-		d.settle(s.clock.Now(), cost, prompt, 0, false)
+		d.settle(s.clock.Now(), cost, prompt, 0, 0, false)
 		c.record(statusClientClosed)
 		return
 	}
 	if plan.terminal.kind == faultResetMidStream {
-		d.settle(s.clock.Now(), cost, prompt, 0, false)
+		d.settle(s.clock.Now(), cost, prompt, 0, 0, false)
 		c.reset(nil)
 		return
 	}
@@ -174,7 +171,7 @@ func (c *call) serveCompletions(body []byte, draw uint64, plan faultPlan) {
 		for i, t := range texts {
 			event(map[string]any{"choices": []any{map[string]any{"text": t, "index": i, "finish_reason": finish, "logprobs": nil}}})
 		}
-		d.settle(s.clock.Now(), cost, prompt, completion, true)
+		d.settle(s.clock.Now(), cost, prompt, 0, completion, true)
 		c.record("200")
 		if req.includeUsage {
 			event(map[string]any{"choices": []any{}, "usage": usage})
@@ -185,7 +182,7 @@ func (c *call) serveCompletions(body []byte, draw uint64, plan faultPlan) {
 	}
 	head["choices"], head["usage"] = choices, usage
 	out, _ := json.Marshal(head)
-	d.settle(s.clock.Now(), cost, prompt, completion, true)
+	d.settle(s.clock.Now(), cost, prompt, 0, completion, true)
 	if d.bucket != nil {
 		c.setStateHeaders(d.state(s.clock.Now()))
 	}

@@ -18,7 +18,8 @@ type chatRequest struct {
 	stream       bool
 	includeUsage bool
 	n            int64
-	toolsBytes   int // length of the raw "tools"/"functions" JSON, for the approximation
+	toolsBytes   int    // length of the raw "tools"/"functions" JSON, for the approximation
+	tools        []byte // the raw "tools" then "functions" JSON, for the prompt cache
 }
 
 type chatMessage struct {
@@ -130,6 +131,7 @@ func parseChatRequest(body []byte) (chatRequest, *azure.Error) {
 		r.includeUsage = in.StreamOptions.IncludeUsage != nil && *in.StreamOptions.IncludeUsage
 	}
 	r.toolsBytes = len(in.Tools) + len(in.Functions)
+	r.tools = append(in.Tools, in.Functions...)
 	return r, nil
 }
 

@@ -309,9 +309,9 @@ func (c *call) serveResponses(body []byte, draw uint64, plan faultPlan) {
 			prompt = int64(n)
 		}
 	}
+	cr, crErr := parseChatRequest(req.chat)
 	if prompt < 0 {
-		cr, err := parseChatRequest(req.chat)
-		if err != nil {
+		if crErr != nil {
 			prompt = approxTextTokens(len(req.chat))
 		} else {
 			prompt = approxChatTokens(&cr)
@@ -326,14 +326,16 @@ func (c *call) serveResponses(body []byte, draw uint64, plan faultPlan) {
 	if maxTokens == 0 {
 		maxTokens = d.cfg.MissingMaxTokens
 	}
-	cost := maxTokens
-	if d.bucket != nil || d.cfg.Estimate == EstimatePromptPlusMaxTokens {
-		cost += prompt
+	cost := d.arrivalCost(prompt, maxTokens)
+	var prefixes []uint64
+	if d.cache != nil && crErr == nil {
+		prefixes = chatPrefixes(&cr, prompt, req.previousID, carried)
 	}
 	st, ok := c.admit(cost)
 	if !ok {
 		return
 	}
+	cached := d.cached(s.clock.Now(), prefixes)
 	tokens, finish := completionLength(&d.cfg.Completion, req.maxOutput, draw)
 	text := string(newTextSource(draw).appendText(nil, tokens))
 	now := s.clock.Now()
@@ -353,7 +355,7 @@ func (c *call) serveResponses(body []byte, draw uint64, plan faultPlan) {
 		return map[string]any{"type": "message", "id": msgID, "status": status, "role": "assistant",
 			"content": []any{map[string]any{"type": "output_text", "text": text, "annotations": []any{}}}}
 	}
-	usage := &responseUsage{InputTokens: prompt, InputTokensDetails: map[string]int64{"cached_tokens": 0},
+	usage := &responseUsage{InputTokens: prompt, InputTokensDetails: map[string]int64{"cached_tokens": cached},
 		OutputTokens: tokens, OutputTokensDetails: map[string]int64{"reasoning_tokens": 0}, TotalTokens: prompt + tokens}
 	firstToken := time.Duration(d.cfg.Latency.FirstTokenMs) * time.Millisecond
 	var perToken time.Duration
@@ -372,21 +374,21 @@ func (c *call) serveResponses(body []byte, draw uint64, plan faultPlan) {
 	ctx := c.r.Context()
 
 	if req.stream {
-		c.streamResponse(&resp, message, complete, text, tokens, firstToken, perToken, plan, cost, prompt)
+		c.streamResponse(&resp, message, complete, text, tokens, firstToken, perToken, plan, cost, prompt, cached)
 		return
 	}
 	if err := s.clock.Sleep(ctx, firstToken+time.Duration(tokens)*perToken); err != nil {
-		d.settle(s.clock.Now(), cost, prompt, 0, false)
+		d.settle(s.clock.Now(), cost, prompt, cached, 0, false)
 		c.record(statusClientClosed)
 		return
 	}
 	out := complete()
 	if plan.terminal.kind == faultResetMidStream {
-		d.settle(s.clock.Now(), cost, prompt, 0, false)
+		d.settle(s.clock.Now(), cost, prompt, cached, 0, false)
 		c.reset(out)
 		return
 	}
-	d.settle(s.clock.Now(), cost, prompt, tokens, true)
+	d.settle(s.clock.Now(), cost, prompt, cached, tokens, true)
 	if d.bucket != nil {
 		c.setStateHeaders(d.state(s.clock.Now()))
 	}
@@ -402,7 +404,7 @@ func (c *call) serveResponses(body []byte, draw uint64, plan faultPlan) {
 // in_progress, the output item and its text part opened, one delta per
 // token, the text and item closed, completed (with usage).
 func (c *call) streamResponse(resp *responseObject, message func(status, text string) map[string]any, complete func() []byte,
-	text string, tokens int64, firstToken, perToken time.Duration, plan faultPlan, cost, prompt int64) {
+	text string, tokens int64, firstToken, perToken time.Duration, plan faultPlan, cost, prompt, cached int64) {
 	s, d := c.s, c.d
 	ctx := c.r.Context()
 	rc := http.NewResponseController(c.w)
@@ -412,7 +414,7 @@ func (c *call) streamResponse(resp *responseObject, message func(status, text st
 	c.w.WriteHeader(http.StatusOK)
 	seq, sent := 0, int64(0)
 	fail := func(status string) {
-		d.settle(s.clock.Now(), cost, prompt, sent, false)
+		d.settle(s.clock.Now(), cost, prompt, cached, sent, false)
 		c.record(status)
 	}
 	emit := func(typ string, fields map[string]any) bool {
@@ -476,7 +478,7 @@ func (c *call) streamResponse(resp *responseObject, message func(status, text st
 	out := complete()
 	var final map[string]any
 	_ = json.Unmarshal(out, &final)
-	d.settle(s.clock.Now(), cost, prompt, tokens, true)
+	d.settle(s.clock.Now(), cost, prompt, cached, tokens, true)
 	c.record("200") // counted before the client can see the end
 	event := "response.completed"
 	if resp.Status == "incomplete" {

@@ -30,7 +30,7 @@ const benchBody = `{"messages":[{"role":"system","content":"You are a helpful as
 // fixedBody is what the baseline handler returns: a chat completion of the same size.
 var fixedBody = func() []byte {
 	meta := responseMeta{id: chatID(1), created: 1700000000, modelJSON: `"gpt-4o"`}
-	return appendChatCompletion(nil, meta, newTextSource(1), 1, 20, finishStop, 20)
+	return appendChatCompletion(nil, meta, newTextSource(1), 1, 20, finishStop, 20, 0)
 }()
 
 func baselineHandler(w http.ResponseWriter, r *http.Request) {

@@ -35,6 +35,7 @@ type stream struct {
 	tokens       int64 // per choice
 	finish       string
 	prompt       int64
+	cached       int64 // prompt tokens served from the prompt cache
 	includeUsage bool
 	text         textSource
 
@@ -248,6 +249,6 @@ func (s *stream) usageEvent(b []byte) []byte {
 	b = append(b, `,"object":"chat.completion.chunk","system_fingerprint":`...)
 	b = append(b, systemFingerprint...)
 	b = append(b, `,"usage":`...)
-	b = appendUsage(b, s.prompt, s.tokens*s.n)
+	b = appendUsage(b, s.prompt, s.cached, s.tokens*s.n)
 	return append(b, '}')
 }
