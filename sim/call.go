@@ -136,7 +136,12 @@ func (c *call) record(status string) {
 func (c *call) setStateHeaders(st rateState) {
 	h := c.w.Header()
 	if c.d.bucket != nil {
-		h.Set("Azure-Openai-Deployment-Utilization", utilizationHeader(st.utilization))
+		if !c.d.cfg.NoUtilizationHeader {
+			h.Set("Azure-Openai-Deployment-Utilization", utilizationHeader(st.utilization))
+		}
+		return
+	}
+	if c.d.cfg.NoRateLimitHeaders {
 		return
 	}
 	h["X-Ratelimit-Limit-Requests"] = c.d.limitReqHeader
@@ -263,6 +268,7 @@ const statusClientClosed = "499"
 func (c *call) throttle(st rateState, t throttle) {
 	c.setStateHeaders(st)
 	c.record(strconv.Itoa(t.status)) // counted before the client can see it
+	t.bare = c.d.bareThrottle()
 	t.write(c.w, c.d.cfg)
 }
 

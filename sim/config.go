@@ -114,6 +114,16 @@ type Deployment struct {
 	ThrottleHeaders string `yaml:"throttle_headers"`
 	// ThrottleMessage picks the 429 body wording. Default "rate-limit".
 	ThrottleMessage string `yaml:"throttle_message"`
+	// ThrottleHeadersMissing is the share of 429s (0 to 1) sent with no
+	// retry header at all, whatever throttle_headers says: only the message
+	// says when to retry. Deterministic: 0.5 leaves out every second one.
+	ThrottleHeadersMissing float64 `yaml:"throttle_headers_missing"`
+	// NoRateLimitHeaders: a standard deployment sends no x-ratelimit-*
+	// headers, as some standard deployments do not.
+	NoRateLimitHeaders bool `yaml:"no_rate_limit_headers"`
+	// NoUtilizationHeader: a provisioned deployment sends no
+	// azure-openai-deployment-utilization header (it is undocumented).
+	NoUtilizationHeader bool `yaml:"no_utilization_header"`
 
 	// ContentFilterPhrase, when set, makes any prompt containing it (case-insensitive) a 400 content_filter.
 	ContentFilterPhrase string `yaml:"content_filter_phrase"`
@@ -357,6 +367,15 @@ func (c *Config) Validate() error {
 		case MessageRateLimit, MessageShort, MessageHighDemand:
 		default:
 			bad(p+".throttle_message", "%q must be one of rate-limit, short, high-demand", d.ThrottleMessage)
+		}
+		if d.ThrottleHeadersMissing < 0 || d.ThrottleHeadersMissing > 1 {
+			bad(p+".throttle_headers_missing", "must be between 0 and 1 (the share of 429s with no retry header)")
+		}
+		if d.NoRateLimitHeaders && d.Kind != KindStandard {
+			bad(p+".no_rate_limit_headers", "only applies to standard deployments (provisioned ones send none)")
+		}
+		if d.NoUtilizationHeader && d.Kind != KindProvisioned {
+			bad(p+".no_utilization_header", "only applies to provisioned deployments")
 		}
 		if d.EmbeddingDimensions < 0 || d.EmbeddingDimensions > 4096 {
 			bad(p+".embedding_dimensions", "must be between 1 and 4096")

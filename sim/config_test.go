@@ -59,6 +59,7 @@ deployments:
 		{"throttle_headers", b.ThrottleHeaders, HeadersBoth},
 		{"throttle_message", b.ThrottleMessage, MessageRateLimit},
 		{"provisioned has no rpm", b.RPM, int64(0)},
+		{"prompt cache on, 5 minutes", [2]any{b.PromptCache.Disabled, b.PromptCache.TTLSeconds}, [2]any{false, 300.0}},
 	}
 	for _, ck := range checks {
 		t.Run(ck.name, func(t *testing.T) {
@@ -124,6 +125,13 @@ deployments:
 				"deployments[3].latency.first_token_ms: must be >= 0",
 			},
 		},
+		{"sparse headers and cache out of range", "deployments:\n" +
+			"  - {name: a, kind: standard, tpm: 1, throttle_headers_missing: 1.5, no_utilization_header: true, prompt_cache: {ttl_s: -1}}\n" +
+			"  - {name: b, kind: provisioned, capacity_tpm: 1, no_rate_limit_headers: true}",
+			[]string{"deployments[0].throttle_headers_missing: must be between 0 and 1",
+				"deployments[0].no_utilization_header: only applies to provisioned",
+				"deployments[0].prompt_cache.ttl_s: must be > 0",
+				"deployments[1].no_rate_limit_headers: only applies to standard"}},
 		{"probability without kinds", "deployments:\n  - {name: a, kind: standard, tpm: 1, faults: {probability: 0.1}}",
 			[]string{"deployments[0].faults.kinds: must list at least one fault"}},
 	}

@@ -29,6 +29,8 @@ type deployment struct {
 	cache    *promptCache // nil when prompt_cache.disabled
 	rng      *rand.Rand
 	ledger   ledgerCounts
+	// throttles counts the 429s sent, for throttle_headers_missing.
+	throttles int64
 
 	// keys are the deployment's own keys (cfg.Keys): they open it alone.
 	keys map[string]struct{}
@@ -204,11 +206,26 @@ func (d *deployment) weighOutput(n int64) int64 {
 	return int64(math.Ceil(d.cfg.OutputRatio * float64(n)))
 }
 
+// bareThrottle reports whether the next 429 goes without a retry header:
+// throttle_headers_missing of them, spread evenly (with 0.5, every second).
+func (d *deployment) bareThrottle() bool {
+	share := d.cfg.ThrottleHeadersMissing
+	if share <= 0 {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.throttles++
+	n := float64(d.throttles)
+	return math.Floor(n*share) > math.Floor((n-1)*share)
+}
+
 // reset clears counters and throttling state.
 func (d *deployment) reset(now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.ledger = ledgerCounts{responses: make(map[string]int64)}
+	d.throttles = 0
 	if d.cache != nil {
 		d.cache.reset()
 	}

@@ -25,6 +25,8 @@ type throttle struct {
 	retryAfter time.Duration // real (scaled) time until the limit frees up
 	reason     throttleReason
 	apiVersion string
+	// bare: no retry header, whatever the deployment's form (throttle_headers_missing).
+	bare bool
 }
 
 // write sends the throttle in the deployment's configured header form and wording.
@@ -36,7 +38,11 @@ func (t throttle) write(w http.ResponseWriter, d *Deployment) {
 	ms := max(1, int64((after+time.Millisecond-1)/time.Millisecond))
 	secs := azure.RetryAfterSeconds(ms)
 	h := w.Header()
-	switch d.ThrottleHeaders {
+	form := d.ThrottleHeaders
+	if t.bare {
+		form = HeadersNone
+	}
+	switch form {
 	case HeadersRetryAfter:
 		h.Set("Retry-After", secs)
 	case HeadersRetryAfterMs:

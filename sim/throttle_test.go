@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -45,6 +46,9 @@ func TestThrottleForms(t *testing.T) {
 		{"huge", HeadersHuge, MessageRateLimit,
 			throttle{status: 429, retryAfter: time.Second},
 			map[string]string{"Retry-After": "86400", "Retry-After-Ms": "86400000"}, "Please retry after 86400 seconds"},
+		{"bare (throttle_headers_missing)", HeadersBoth, MessageRateLimit,
+			throttle{status: 429, retryAfter: 2 * time.Second, bare: true},
+			map[string]string{"Retry-After": "", "Retry-After-Ms": ""}, "Please retry after 2 seconds"},
 		{"424 legacy", HeadersBoth, MessageRateLimit,
 			throttle{status: 424, retryAfter: time.Second, apiVersion: "2023-03-15-preview"},
 			map[string]string{"Retry-After": "1"}, "API version 2023-03-15-preview"},
@@ -77,6 +81,58 @@ func TestThrottleForms(t *testing.T) {
 			}
 			if rec.Header().Get("Content-Type") != "application/json" {
 				t.Errorf("content type %q", rec.Header().Get("Content-Type"))
+			}
+		})
+	}
+}
+
+const sparseConfig = `
+keys: ["k1"]
+deployments:
+  - name: ptu
+    kind: provisioned
+    capacity_tpm: 100
+    no_utilization_header: true
+    throttle_headers_missing: 0.5
+  - name: std
+    kind: standard
+    tpm: 100
+    rpm: 600
+    no_rate_limit_headers: true
+    throttle_headers_missing: 0.25
+`
+
+// TestSparseHeaders: the options that leave headers out, for deployments
+// that do not send them.
+func TestSparseHeaders(t *testing.T) {
+	s, _ := newTestSim(t, sparseConfig)
+	for _, tt := range []struct {
+		dep  string
+		bare []bool // per 429, in order: no retry header
+	}{
+		{"ptu", []bool{false, true, false, true, false, true}},
+		{"std", []bool{false, false, false, true, false, false, false, true}},
+	} {
+		t.Run(tt.dep, func(t *testing.T) {
+			var got []bool
+			for len(got) < len(tt.bare) {
+				rec := do(t, s, "POST", chat(tt.dep), hello)
+				for _, h := range []string{"Azure-Openai-Deployment-Utilization", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Limit-Tokens",
+					"X-Ratelimit-Remaining-Requests", "X-Ratelimit-Limit-Requests"} {
+					if v := rec.Header().Get(h); v != "" {
+						t.Errorf("%d response has %s: %s", rec.Code, h, v)
+					}
+				}
+				if rec.Code != 429 {
+					continue
+				}
+				if !strings.Contains(rec.Body.String(), "Please retry after") {
+					t.Errorf("429 body without the retry text: %s", rec.Body)
+				}
+				got = append(got, rec.Header().Get("Retry-After") == "" && rec.Header().Get("Retry-After-Ms") == "")
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.bare) {
+				t.Errorf("429s without a retry header: %v, want %v", got, tt.bare)
 			}
 		})
 	}
