@@ -79,6 +79,10 @@ type Config struct {
 	Client *http.Client
 	// Progress, when set, is updated as requests are sent and finish.
 	Progress *Progress
+	// RetryAfter429, when set, retries every 429 that carries a retry time
+	// once, that long after it arrived (retry-after-ms, else retry-after in
+	// seconds, as OpenAI's SDKs read them); Result.Retry holds the outcome.
+	RetryAfter429 bool
 }
 
 // Result is what one request saw.
@@ -112,7 +116,24 @@ type Result struct {
 	PromptTokens     int  `json:"prompt_tokens"`
 	CompletionTokens int  `json:"completion_tokens"`
 	TotalTokens      int  `json:"total_tokens"`
+	// RetryAfter is a 429's retry time (retry-after-ms, else retry-after);
+	// 0 when it had none.
+	RetryAfter time.Duration `json:"retry_after_ns,omitempty"`
+	// Retry is the outcome of the retry of a 429 (Config.RetryAfter429).
+	Retry *Retry `json:"retry,omitempty"`
 }
+
+// Retry is what the one retry of a 429 saw.
+type Retry struct {
+	Status  int    `json:"status"`
+	Err     string `json:"err,omitempty"`
+	Backend string `json:"backend,omitempty"`
+	// TotalTokens is the retry's usage when it succeeded.
+	TotalTokens int `json:"total_tokens"`
+}
+
+// OK reports whether the retry got a complete 2xx.
+func (r *Retry) OK() bool { return r != nil && r.Status/100 == 2 && r.Err == "" }
 
 // OK reports whether the request got a complete 2xx response.
 func (r Result) OK() bool { return r.Status/100 == 2 && r.Err == "" }
@@ -269,7 +290,7 @@ send:
 		cfg.Progress.sentOne()
 		wg.Go(func() {
 			defer func() { <-sem }()
-			do(ctx, cfg, target, body, start, r)
+			attempt(ctx, cfg, target, body, start, r)
 			cfg.Progress.doneOne(r)
 		})
 	}
@@ -297,7 +318,7 @@ func runClosed(ctx context.Context, cfg Config, target string, start time.Time) 
 				body := cfg.request(plan[i], r)
 				r.Scheduled = time.Since(start)
 				cfg.Progress.sentOne()
-				do(ctx, cfg, target, body, start, r)
+				attempt(ctx, cfg, target, body, start, r)
 				cfg.Progress.doneOne(r)
 			}
 		})
@@ -323,6 +344,38 @@ func (c *Config) request(a Arrival, r *Result) []byte {
 	}
 	r.Stream = stream
 	return body
+}
+
+// attempt sends one request and, with cfg.RetryAfter429, retries a 429
+// once after its retry time.
+func attempt(ctx context.Context, cfg Config, target string, body []byte, start time.Time, r *Result) {
+	do(ctx, cfg, target, body, start, r)
+	if !cfg.RetryAfter429 || r.Status != http.StatusTooManyRequests || r.RetryAfter <= 0 {
+		return
+	}
+	t := time.NewTimer(r.RetryAfter)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		r.Retry = &Retry{Err: errorText(ctx.Err())}
+		return
+	case <-t.C:
+	}
+	var rr Result
+	do(ctx, cfg, target, body, start, &rr)
+	r.Retry = &Retry{Status: rr.Status, Err: rr.Err, Backend: rr.Backend, TotalTokens: rr.TotalTokens}
+}
+
+// retryAfter reads a 429's retry time as OpenAI's SDKs do: retry-after-ms,
+// else retry-after in seconds; 0 when neither is usable.
+func retryAfter(h http.Header) time.Duration {
+	if ms, err := strconv.ParseFloat(h.Get("retry-after-ms"), 64); err == nil && ms >= 0 {
+		return time.Duration(ms * float64(time.Millisecond))
+	}
+	if s, err := strconv.ParseFloat(h.Get("retry-after"), 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	return 0
 }
 
 // do sends one request and fills r.
@@ -362,6 +415,9 @@ func do(ctx context.Context, cfg Config, target string, body []byte, start time.
 	r.Backend = resp.Header.Get("x-spillway-backend")
 	r.Tier = resp.Header.Get("x-spillway-tier")
 	r.Attempts, _ = strconv.Atoi(resp.Header.Get("x-spillway-attempts"))
+	if resp.StatusCode == http.StatusTooManyRequests {
+		r.RetryAfter = retryAfter(resp.Header)
+	}
 	var u usage
 	switch {
 	case resp.StatusCode/100 != 2:
