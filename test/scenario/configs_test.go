@@ -5,6 +5,8 @@ package scenario
 import (
 	"fmt"
 	"strings"
+
+	"github.com/spillway-gw/spillway/loadgen"
 )
 
 // Deployment names in the simulator and backend names in the gateway.
@@ -15,12 +17,32 @@ const (
 	deploymentDirect = "gpt-4o-direct"
 )
 
+// Profiles (docs/scenario.md): what the simulator does differently from
+// the ideal Azure of the first scenario.
+const (
+	profileIdeal     = "ideal"
+	profileNeighbour = "neighbour"
+	profileSparse    = "sparse-headers"
+	profileGPT5      = "gpt-5"
+)
+
 // setup is the scenario's capacity, in scaled units: capacities per scaled
 // minute, as Azure states them per minute.
 type setup struct {
+	profile   string
+	model     string // the simulator's model and the gateway's model name
 	timeScale float64
-	ptuTPM    int
-	tpmTPM    int // each of the two TPM deployments
+	ptuTPM    int     // in normalized tokens
+	tpmTPM    int     // each of the two TPM deployments
+	ratio     float64 // the PTU's output-to-input ratio, in the simulator and the gateway
+	mix       []loadgen.Size
+	// neighbourPTU and neighbourTPM are the shares of the PTU's capacity
+	// and of gpt-4o-eastus2's TPM that another client uses straight
+	// through the simulator (profile neighbour).
+	neighbourPTU, neighbourTPM float64
+	// sparse: the simulator sends no x-ratelimit-* and no utilization
+	// header, and half of its 429s carry no retry header.
+	sparse bool
 	// completionMin and completionMax bound the simulator's completion
 	// lengths (uniform), cut to each request's max_tokens.
 	completionMin, completionMax int
@@ -31,15 +53,60 @@ type setup struct {
 // minute is one scaled minute of wall-clock time.
 func (s setup) minute() float64 { return 60 * s.timeScale }
 
+// neighbourSize is the neighbour's request: a steady stream of these.
+var neighbourSize = loadgen.Size{Name: "neighbour", Words: 200, MaxTokens: 256, Weight: 1}
+
+// profileSetup is the scenario's setup for a profile; ok is false for an
+// unknown profile.
+func profileSetup(profile string, timeScale float64) (setup, bool) {
+	// ideal: a PTU of 36000 tokens a (scaled) minute and two TPM
+	// deployments of 24000 each. The TPMs charge prompt + max_tokens on
+	// arrival, about 1.4× what this mix uses, so together they take about
+	// 0.95× the PTU's capacity in used tokens: ample for the 0.5× spill of
+	// the 1.5× step, short for the 1× spill of the 2× step once Poisson
+	// bursts and charges for requests that fail elsewhere are counted.
+	su := setup{profile: profile, model: "gpt-4o", timeScale: timeScale, ptuTPM: 36000, tpmTPM: 24000, ratio: 1,
+		mix: loadgen.DefaultMix, completionMin: 20, completionMax: 400, firstTokenMs: 40, tokensPerSecond: 2000}
+	switch profile {
+	case profileIdeal:
+	case profileNeighbour:
+		su.neighbourPTU, su.neighbourTPM = 0.3, 0.2
+	case profileSparse:
+		su.sparse = true
+	case profileGPT5:
+		// gpt-5: an output token weighs 8 input tokens in the PTU, and
+		// outputs are long (uniform 100..2000 cut to max_tokens 1024, 2048,
+		// 4096): about 7,800 normalized tokens a request, so a PTU of
+		// 240,000 a scaled minute takes about 10 requests/s at 1×. Each TPM
+		// (charged prompt + max_tokens ≈ 2,270 a request) holds about
+		// 0.475× the PTU's requests, as in ideal.
+		su.model, su.ratio, su.ptuTPM, su.tpmTPM = "gpt-5", 8, 240000, 33000
+		su.completionMin, su.completionMax = 100, 2000
+		su.mix = []loadgen.Size{
+			{Name: "small", Words: 40, MaxTokens: 1024, Weight: 0.50},
+			{Name: "medium", Words: 400, MaxTokens: 2048, Weight: 0.35},
+			{Name: "large", Words: 1600, MaxTokens: 4096, Weight: 0.15},
+		}
+	default:
+		return su, false
+	}
+	return su, true
+}
+
 // simYAML is the simulator: the PTU, two standard deployments in other
 // regions that charge prompt + max_tokens on arrival as Azure does, and an
 // unthrottled deployment with the same latency for the direct baseline.
 func (s setup) simYAML() string {
 	common := fmt.Sprintf(`
-    model: gpt-4o
+    model: %s
     latency: {first_token_ms: %d, tokens_per_second: %d}
     completion: {mode: random, min: %d, max: %d}
-    throttle_headers: both`, s.firstTokenMs, s.tokensPerSecond, s.completionMin, s.completionMax)
+    throttle_headers: both`, s.model, s.firstTokenMs, s.tokensPerSecond, s.completionMin, s.completionMax)
+	ptu, tpm := common+fmt.Sprintf("\n    output_ratio: %g", s.ratio), common
+	if s.sparse {
+		ptu += "\n    no_utilization_header: true\n    throttle_headers_missing: 0.5"
+		tpm += "\n    no_rate_limit_headers: true\n    throttle_headers_missing: 0.5"
+	}
 	return fmt.Sprintf(`
 keys: ["sim-key-1"]
 time_scale: %g
@@ -63,8 +130,8 @@ deployments:
     kind: standard
     region: eastus
     tpm: 1000000000%s
-`, s.timeScale, deploymentPTU, s.ptuTPM, common, deploymentEast2, s.tpmTPM, common,
-		deploymentWest3, s.tpmTPM, common, deploymentDirect, common)
+`, s.timeScale, deploymentPTU, s.ptuTPM, ptu, deploymentEast2, s.tpmTPM, tpm,
+		deploymentWest3, s.tpmTPM, tpm, deploymentDirect, common)
 }
 
 // gatewayYAML is the gateway for one routing mode. The capacity windows are
@@ -102,10 +169,10 @@ capacity:
   max_wait: ` + fmt.Sprintf("%gms", *maxWaitFlag*s.timeScale*1000) + `
   default_cooldown: ` + fmt.Sprintf("%gms", 1000*s.timeScale) + `
 models:
-  - name: gpt-4o
+  - name: ` + s.model + `
     backends:`,
-		// The simulator's PTU counts an output token as one token (profile ideal).
-		backend("ptu-eastus", "ptu", deploymentPTU, "eastus", fmt.Sprintf("capacity_tpm: %d\n        output_ratio: 1", s.ptuTPM)),
+		// The gateway knows the PTU's output ratio (1 in the ideal simulator, 8 for gpt-5).
+		backend("ptu-eastus", "ptu", deploymentPTU, "eastus", fmt.Sprintf("capacity_tpm: %d\n        output_ratio: %g", s.ptuTPM, s.ratio)),
 		backend("tpm-eastus2", "tpm", deploymentEast2, "eastus2", fmt.Sprintf("tpm: %d\n        priority: 1", s.tpmTPM)),
 		backend("tpm-westus3", "tpm", deploymentWest3, "westus3", fmt.Sprintf("tpm: %d\n        priority: 1", s.tpmTPM)),
 	}, "") + "\n" + stateYAML(mode)

@@ -26,7 +26,8 @@ import (
 
 var (
 	modesFlag = flag.String("scenario.modes", "capacity,reactive", "routing modes to measure, comma-separated")
-	loadsFlag = flag.String("scenario.loads", "0.5,1,1.5,2", "offered loads, multiples of the PTU's capacity in tokens")
+	loadsFlag = flag.String("scenario.loads", "1,1.5,2,3", "offered loads, multiples of the PTU's capacity in (normalized) tokens")
+	profFlag  = flag.String("scenario.profile", profileIdeal, "simulated Azure: ideal, neighbour, sparse-headers or gpt-5 (docs/scenario.md)")
 	scaleFlag = flag.Float64("scenario.time-scale", 0.05, "simulator time_scale: a scaled minute lasts 60×this seconds")
 	warmFlag  = flag.Float64("scenario.warmup", 2, "scaled minutes of load before the measured window (fills the PTU's bucket at 1.5×)")
 	// Six scaled minutes: over three, the ledger's window-edge effects
@@ -42,20 +43,6 @@ var (
 	maxWaitFlag  = flag.Float64("scenario.max-wait", 1, "capacity.max_wait in unscaled seconds (1: spillway's default); the gateway gets it × time-scale")
 	replicasFlag = flag.Int("scenario.replicas", 1, "spillway replicas (each with its own Envoy) per mode; > 1 shares state in Redis")
 )
-
-// mix is the request mix: the loadgen default (small, medium, large prompts).
-var mix = loadgen.DefaultMix
-
-// scenarioSetup: a PTU of 36000 tokens a (scaled) minute and two TPM
-// deployments of 24000 each. The TPMs charge prompt + max_tokens on
-// arrival, about 1.4× what this mix uses, so together they take about 0.95×
-// the PTU's capacity in used tokens: ample for the 0.5× spill of the 1.5×
-// step, short for the 1× spill of the 2× step once Poisson bursts and
-// charges for requests that fail elsewhere are counted.
-func scenarioSetup() setup {
-	return setup{timeScale: *scaleFlag, ptuTPM: 36000, tpmTPM: 24000,
-		completionMin: 20, completionMax: 400, firstTokenMs: 40, tokensPerSecond: 2000}
-}
 
 func TestScenario(t *testing.T) {
 	if err := e2etest.CheckEnvoy(); err != nil {
@@ -74,7 +61,10 @@ func TestScenario(t *testing.T) {
 		}
 		loads = append(loads, l)
 	}
-	su := scenarioSetup()
+	su, ok := profileSetup(*profFlag, *scaleFlag)
+	if !ok {
+		t.Fatalf("-scenario.profile: %q is not one of ideal, neighbour, sparse-headers, gpt-5", *profFlag)
+	}
 	if su.timeScale <= 0 || su.timeScale > 1 || *warmFlag < 0 || *measFlag <= 0 || *warmFlag+*measFlag > 10 {
 		t.Fatal("-scenario.time-scale must be in (0, 1]; warmup + measure at most 10 scaled minutes")
 	}
@@ -108,6 +98,7 @@ func TestScenario(t *testing.T) {
 	mean := calibrate(ctx, t, stacks[modes[0]][0], su)
 	printJSON(t, header(su, mean, modes, loads))
 	lastStep := map[string]time.Time{}
+	results := map[string]map[float64]Result{}
 	for j, load := range loads {
 		for _, mode := range modes {
 			s := stacks[mode]
@@ -115,11 +106,19 @@ func TestScenario(t *testing.T) {
 			r := step(ctx, t, s, su, mean, mode, load, uint64(100+j))
 			lastStep[mode] = time.Now()
 			printJSON(t, r)
+			if results[mode] == nil {
+				results[mode] = map[float64]Result{}
+			}
+			results[mode][load] = r
 			if r.ClientOther > r.Requests/10 {
 				// Not a figure to report: the stack broke. Its logs follow.
 				t.Errorf("%s at %g×: %d of %d requests got neither 2xx, 429 nor 5xx: %v", mode, load, r.ClientOther, r.Requests, r.Other)
 			}
 		}
+	}
+	// The goals, printed (a benchmark reports; it does not fail on them).
+	for _, g := range goals(su.profile, results) {
+		printJSON(t, g)
 	}
 }
 
@@ -150,33 +149,45 @@ func header(su setup, m meanTokens, modes []string, loads []float64) map[string]
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	return map[string]any{
-		"scenario": "capacity-vs-reactive", "git": version,
+		"scenario": "capacity-vs-reactive", "profile": su.profile, "git": version,
 		"started": time.Now().UTC().Format(time.RFC3339),
 		"nproc":   runtime.NumCPU(), "cpu": cpu, "loadavg": strings.TrimSpace(string(load)),
 		"modes": modes, "loads": loads, "replicas": *replicasFlag,
 		"time_scale": su.timeScale, "scaled_minute_s": su.minute(),
 		"warmup_min": *warmFlag, "measure_min": *measFlag,
-		"ptu_capacity_tpm": su.ptuTPM, "tpm_each": su.tpmTPM,
-		"mix": mix, "stream_share": *streamF,
+		"ptu_capacity_tpm": su.ptuTPM, "tpm_each": su.tpmTPM, "model": su.model, "output_ratio": su.ratio,
+		"neighbour_ptu_share": su.neighbourPTU, "neighbour_tpm_share": su.neighbourTPM, "sparse_headers": su.sparse,
+		"mix": su.mix, "stream_share": *streamF,
 		"completion":         fmt.Sprintf("uniform %d..%d cut to max_tokens", su.completionMin, su.completionMax),
 		"latency":            fmt.Sprintf("%d ms + %d tokens/s", su.firstTokenMs, su.tokensPerSecond),
-		"mean_prompt_tokens": m.prompt, "mean_tokens_per_request": m.perRequest(),
+		"mean_prompt_tokens": m.prompt, "mean_tokens_per_request": m.perRequest(), "neighbour_prompt_tokens": m.neighbourPrompt,
 		"rate_at_1x_rps": rateFor(su, m, 1),
 	}
 }
 
-// meanTokens is the mix's expected tokens per request of each size.
+// meanTokens is the mix's expected tokens per request of each size, in the
+// PTU's normalized tokens (output weighed by its output ratio).
 type meanTokens struct {
+	mix        []loadgen.Size
+	ratio      float64
 	prompt     []float64 // by size, measured
 	completion []float64 // by size, expected from the simulator's distribution
+	// neighbourPrompt is the prompt tokens of the neighbour's request.
+	neighbourPrompt float64
 }
 
-func (m meanTokens) of(size int) float64 { return m.prompt[size] + m.completion[size] }
+func (m meanTokens) of(size int) float64 { return m.prompt[size] + m.ratio*m.completion[size] }
 
-func (m meanTokens) perRequest() float64 {
+// charge is what a TPM deployment charges a request of size on arrival:
+// prompt + max_tokens.
+func (m meanTokens) charge(size int) float64 { return m.prompt[size] + float64(m.mix[size].MaxTokens) }
+
+func (m meanTokens) perRequest() float64 { return m.weighted(m.of) }
+
+func (m meanTokens) weighted(f func(int) float64) float64 {
 	var sum, w float64
-	for i, s := range mix {
-		sum += s.Weight * m.of(i)
+	for i, s := range m.mix {
+		sum += s.Weight * f(i)
 		w += s.Weight
 	}
 	return sum / w
@@ -191,29 +202,38 @@ func rateFor(su setup, m meanTokens, load float64) float64 {
 // with spillway's tokenizer) with a few direct requests.
 func calibrate(ctx context.Context, t *testing.T, s *e2etest.Stack, su setup) meanTokens {
 	t.Helper()
-	var m meanTokens
-	for _, size := range mix {
-		rep, err := loadgen.Run(ctx, loadgen.Config{URL: s.SimURL, Key: "sim-key-1", Model: deploymentDirect,
-			Rate: 50, Duration: 100 * time.Millisecond, Arrivals: loadgen.Fixed,
-			Mix: []loadgen.Size{size}, Seed: 1, RequestTimeout: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sum, n float64
-		for _, r := range rep.Results {
-			if r.OK() && r.UsageKnown {
-				sum += float64(r.PromptTokens)
-				n++
-			}
-		}
-		if n == 0 {
-			t.Fatalf("calibration of %s: no usage from the simulator: %+v", size.Name, rep.Results)
-		}
-		m.prompt = append(m.prompt, sum/n)
+	m := meanTokens{mix: su.mix, ratio: su.ratio}
+	for _, size := range su.mix {
+		m.prompt = append(m.prompt, promptTokens(ctx, t, s, size))
 		m.completion = append(m.completion, expectedMin(su.completionMin, su.completionMax, size.MaxTokens))
+	}
+	if su.neighbourPTU > 0 || su.neighbourTPM > 0 {
+		m.neighbourPrompt = promptTokens(ctx, t, s, neighbourSize)
 	}
 	s.ResetLedger()
 	return m
+}
+
+// promptTokens measures the mean prompt tokens of size's requests.
+func promptTokens(ctx context.Context, t *testing.T, s *e2etest.Stack, size loadgen.Size) float64 {
+	t.Helper()
+	rep, err := loadgen.Run(ctx, loadgen.Config{URL: s.SimURL, Key: "sim-key-1", Model: deploymentDirect,
+		Rate: 50, Duration: 100 * time.Millisecond, Arrivals: loadgen.Fixed,
+		Mix: []loadgen.Size{size}, Seed: 1, RequestTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum, n float64
+	for _, r := range rep.Results {
+		if r.OK() && r.UsageKnown {
+			sum += float64(r.PromptTokens)
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatalf("calibration of %s: no usage from the simulator: %+v", size.Name, rep.Results)
+	}
+	return sum / n
 }
 
 // expectedMin is E[min(U, cut)] for U uniform on the integers lo..hi.
@@ -230,7 +250,8 @@ const contendedLag = 50
 
 // Result is one JSON line: one mode at one load (docs/scenario.md).
 type Result struct {
-	Mode string `json:"mode"`
+	Profile string `json:"profile"`
+	Mode    string `json:"mode"`
 	// Replicas is how many spillway replicas (each with its Envoy) served
 	// the mode, sharing state in Redis when more than one.
 	Replicas  int     `json:"replicas"`
@@ -242,15 +263,42 @@ type Result struct {
 	// Client429Local counts the 429s spillway answered itself, without an
 	// upstream attempt (no x-spillway-attempts): capacity mode's answer when
 	// no backend had room within max_wait.
-	Client429Local  int     `json:"client_429_local"`
-	Client5xx       int     `json:"client_5xx"`
-	ClientOther     int     `json:"client_other"`
+	Client429Local int `json:"client_429_local"`
+	// RetryAfter*: every client 429 with a retry time is retried once after
+	// it; RetryAfterSuccessPct is the share of those retries that succeeded
+	// (null when there was none).
+	Client429RetryAfter  int      `json:"client_429_with_retry_after"`
+	RetryAfterRetried    int      `json:"retry_after_retried"`
+	RetryAfterOK         int      `json:"retry_after_ok"`
+	RetryAfterSuccessPct *float64 `json:"retry_after_success_pct"`
+	Client5xx            int      `json:"client_5xx"`
+	ClientOther          int      `json:"client_other"`
+	// GoodputTokens is the usage (prompt + completion) of the window's
+	// requests served 2xx at their first attempt.
+	GoodputTokens   int64   `json:"goodput_tokens"`
 	UpstreamAttempt int64   `json:"upstream_attempts"`
 	Upstream429     int64   `json:"upstream_429"`
 	Upstream429Pct  float64 `json:"upstream_429_pct"`
+	// PTUTokens is the normalized tokens ((prompt − cached) + ratio ×
+	// completion) the PTU settled for the gateway's requests in the window.
 	PTUTokens       int64   `json:"ptu_tokens"`
+	PTUCachedTokens int64   `json:"ptu_cached_tokens"`
 	PTUCapacity     float64 `json:"ptu_capacity_tokens"`
-	PTUUtilization  float64 `json:"ptu_utilization"`
+	// PTUUtilization is the PTU's whole use (the gateway's and the
+	// neighbour's) over its capacity.
+	PTUUtilization float64 `json:"ptu_utilization"`
+	// NeighbourPTUTokens and NeighbourTPMTokens are the neighbour's
+	// normalized tokens on the PTU and gpt-4o-eastus2 in the window; its
+	// requests and 429s there are not counted in upstream_*.
+	NeighbourPTUTokens int64 `json:"neighbour_ptu_tokens"`
+	NeighbourTPMTokens int64 `json:"neighbour_tpm_tokens"`
+	NeighbourRequests  int   `json:"neighbour_requests"`
+	Neighbour429       int   `json:"neighbour_429"`
+	// PTULeft is the PTU's capacity the neighbour left; PTUUtilizationLeft
+	// is ptu_tokens over it (the goal's figure; = ptu_utilization without a
+	// neighbour).
+	PTULeft            float64 `json:"ptu_capacity_left_tokens"`
+	PTUUtilizationLeft float64 `json:"ptu_utilization_of_left"`
 	// PTUBucketStart and PTUBucketEnd are the PTU's utilization (bucket
 	// level / capacity) at the window's edges: a bucket fuller at the end
 	// than at the start let ptu_utilization read above what was drained.
@@ -258,20 +306,25 @@ type Result struct {
 	PTUBucketEnd   float64 `json:"ptu_bucket_end"`
 	// OfferedLoad is offered_tokens / ptu_capacity_tokens: the load the
 	// window actually offered (Poisson arrivals vary around load).
-	OfferedLoad   float64        `json:"offered_load"`
-	OfferedTokens int64          `json:"offered_tokens"`
-	SpilledTokens int64          `json:"spilled_tokens"`
-	MinSpilled    int64          `json:"min_spilled_tokens"`
-	SpillRatio    float64        `json:"spill_ratio"`
-	P50Ms         float64        `json:"p50_ms"`
-	P99Ms         float64        `json:"p99_ms"`
-	BaseP50Ms     float64        `json:"baseline_p50_ms"`
-	BaseP99Ms     float64        `json:"baseline_p99_ms"`
-	P50AddedMs    float64        `json:"p50_added_ms"`
-	P99AddedMs    float64        `json:"p99_added_ms"`
-	TTFBP50Ms     float64        `json:"ttfb_p50_ms"`
-	BaseTTFBP50Ms float64        `json:"baseline_ttfb_p50_ms"`
-	ByBackend     map[string]int `json:"by_backend"`
+	OfferedLoad   float64 `json:"offered_load"`
+	OfferedTokens int64   `json:"offered_tokens"`
+	// CapacityTokens is what the three deployments can serve of this mix
+	// in the window, in normalized tokens, after the neighbour's share;
+	// CapacitySuffices: offered_tokens fit in it.
+	CapacityTokens   int64          `json:"capacity_tokens"`
+	CapacitySuffices bool           `json:"capacity_suffices"`
+	SpilledTokens    int64          `json:"spilled_tokens"`
+	MinSpilled       int64          `json:"min_spilled_tokens"`
+	SpillRatio       float64        `json:"spill_ratio"`
+	P50Ms            float64        `json:"p50_ms"`
+	P99Ms            float64        `json:"p99_ms"`
+	BaseP50Ms        float64        `json:"baseline_p50_ms"`
+	BaseP99Ms        float64        `json:"baseline_p99_ms"`
+	P50AddedMs       float64        `json:"p50_added_ms"`
+	P99AddedMs       float64        `json:"p99_added_ms"`
+	TTFBP50Ms        float64        `json:"ttfb_p50_ms"`
+	BaseTTFBP50Ms    float64        `json:"baseline_ttfb_p50_ms"`
+	ByBackend        map[string]int `json:"by_backend"`
 	// SendLagP99Ms is how late the load generator sent its requests
 	// (p99 of actual - planned send time): more than a few ms means the
 	// machine could not keep the offered rate.
@@ -281,8 +334,8 @@ type Result struct {
 	// burst-sensitive counts (429s) of this step reflect that.
 	Contended bool `json:"contended"`
 	// ClientPTUTokens and ClientSpilledTokens cross-check the ledger from
-	// the client's side: usage of the window's requests by the tier that
-	// served them (x-spillway-tier), whenever they completed.
+	// the client's side: normalized usage of the window's requests by the
+	// tier that served them (x-spillway-tier), whenever they completed.
 	ClientPTUTokens     int64 `json:"client_ptu_tokens"`
 	ClientSpilledTokens int64 `json:"client_spilled_tokens"`
 	// LoadAvg is the machine's 1-minute load average at the step's end.
@@ -292,29 +345,33 @@ type Result struct {
 }
 
 // step offers one load through the gateway and, at the same time and with
-// the same plan, straight to the simulator's unthrottled deployment. The
-// first warm-up minutes are not measured; the ledger is read at the start
-// and the end of the measured window.
+// the same plan, straight to the simulator's unthrottled deployment (and,
+// in profile neighbour, the neighbour's steady load straight to the PTU and
+// gpt-4o-eastus2). The first warm-up minutes are not measured; the ledger
+// is read at the start and the end of the measured window.
 func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup, m meanTokens, mode string, load float64, seed uint64) Result {
 	t.Helper()
 	minute := time.Duration(su.minute() * float64(time.Second))
 	warm := time.Duration(*warmFlag * float64(minute))
 	measure := time.Duration(*measFlag * float64(minute))
 	rate := rateFor(su, m, load)
-	base := loadgen.Config{Rate: rate, Duration: warm + measure, Mix: mix, StreamShare: *streamF, Seed: seed,
+	base := loadgen.Config{Rate: rate, Duration: warm + measure, Mix: su.mix, StreamShare: *streamF, Seed: seed,
 		MaxInFlight: 2048, RequestTimeout: 60 * time.Second}
 	s := gateways[0]
 	direct := base
 	direct.URL, direct.Key, direct.Model = s.SimURL, "sim-key-1", deploymentDirect
 	// The gateway load, split evenly between the replicas' gateways (the
-	// same plan for every mode: the seeds depend on the step only).
+	// same plan for every mode: the seeds depend on the step only). Each
+	// client 429 with a retry time is retried once after it.
 	gws := make([]loadgen.Config, len(gateways))
 	for i, g := range gateways {
 		gws[i] = base
-		gws[i].URL, gws[i].Key, gws[i].Model = g.GatewayURL, "client-key-1", "gpt-4o"
+		gws[i].URL, gws[i].Key, gws[i].Model = g.GatewayURL, "client-key-1", su.model
 		gws[i].Rate = rate / float64(len(gateways))
 		gws[i].Seed = seed + uint64(1000*i)
+		gws[i].RetryAfter429 = true
 	}
+	neighbours := neighbourLoads(su, m, s.SimURL, warm+measure, seed)
 
 	var (
 		wg             sync.WaitGroup
@@ -331,6 +388,12 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 		wg.Add(1)
 		go func() { defer wg.Done(); reps[i], errs[i] = loadgen.Run(ctx, gws[i]) }()
 	}
+	nReps := make([]*loadgen.Report, len(neighbours))
+	nErrs := make([]error, len(neighbours))
+	for i := range neighbours {
+		wg.Add(1)
+		go func() { defer wg.Done(); nReps[i], nErrs[i] = loadgen.Run(ctx, neighbours[i]) }()
+	}
 	wg.Add(1)
 	go func() { defer wg.Done(); dRep, dErr = loadgen.Run(ctx, direct) }()
 	// The ledger at the window's edges, read on time (not after the tail).
@@ -339,7 +402,7 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 	time.AfterFunc(time.Until(start.Add(warm+measure)), func() { defer ledgerReadings.Done(); after, errA = readLedger(s) })
 	wg.Wait()
 	ledgerReadings.Wait()
-	gwErr = errors.Join(errs...)
+	gwErr = errors.Join(append(errs, nErrs...)...)
 	if gwErr != nil || dErr != nil {
 		t.Fatalf("load: %v %v", gwErr, dErr)
 	}
@@ -351,8 +414,12 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 		t.Fatalf("could not read the simulator's ledger: %v (processes: %v)", errors.Join(errB, errA), s.Exited())
 	}
 
-	r := Result{Mode: mode, Replicas: len(gateways), Load: load, RateRPS: round(rate, 2), PTUCapacity: float64(su.ptuTPM) * *measFlag, ByBackend: map[string]int{}}
+	r := Result{Profile: su.profile, Mode: mode, Replicas: len(gateways), Load: load, RateRPS: round(rate, 2),
+		PTUCapacity: float64(su.ptuTPM) * *measFlag, ByBackend: map[string]int{}}
 	inWindow := func(x loadgen.Result) bool { return x.Scheduled >= warm && x.Scheduled < warm+measure }
+	normalized := func(x loadgen.Result) float64 {
+		return float64(x.PromptTokens) + su.ratio*float64(x.CompletionTokens)
+	}
 	var lat, ttfb, lag []time.Duration
 	var offered float64
 	for _, x := range gwRep.Results {
@@ -366,11 +433,21 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 		switch {
 		case x.OK():
 			r.Client2xx++
+			r.GoodputTokens += int64(x.TotalTokens)
 			lat, ttfb = append(lat, x.Latency), append(ttfb, x.TTFB)
 		case x.Status == 429:
 			r.Client429++
 			if x.Attempts == 0 {
 				r.Client429Local++
+			}
+			if x.RetryAfter > 0 {
+				r.Client429RetryAfter++
+			}
+			if x.Retry != nil {
+				r.RetryAfterRetried++
+				if x.Retry.OK() {
+					r.RetryAfterOK++
+				}
 			}
 		case x.Status/100 == 5:
 			r.Client5xx++
@@ -387,18 +464,22 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 		if x.OK() {
 			switch x.Tier {
 			case "ptu":
-				r.ClientPTUTokens += int64(x.TotalTokens)
+				r.ClientPTUTokens += int64(normalized(x))
 			case "tpm":
-				r.ClientSpilledTokens += int64(x.TotalTokens)
+				r.ClientSpilledTokens += int64(normalized(x))
 			}
 		}
 		// What the request costs: its usage when served, else the mix's
 		// expectation for its size.
 		if x.OK() && x.UsageKnown {
-			offered += float64(x.TotalTokens)
+			offered += normalized(x)
 		} else {
-			offered += m.of(sizeIndex(x.Size))
+			offered += m.of(sizeIndex(su.mix, x.Size))
 		}
+	}
+	if r.RetryAfterRetried > 0 {
+		pct := round(100*float64(r.RetryAfterOK)/float64(r.RetryAfterRetried), 1)
+		r.RetryAfterSuccessPct = &pct
 	}
 	var dLat, dTTFB []time.Duration
 	for _, x := range dRep.Results {
@@ -416,33 +497,70 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 		r.LoadAvg = strings.Fields(string(b))[0]
 	}
 
+	// The neighbour's share of the ledger's window: requests sent in it
+	// (the ledger counts them on arrival; a 429 is answered at once) and
+	// tokens of responses completed in it (the ledger counts usage then).
+	nb := map[string]neighbourShare{}
+	for i, rep := range nReps {
+		sh := nb[neighbours[i].Model]
+		for _, x := range rep.Results {
+			if x.Dropped {
+				continue
+			}
+			if x.Sent >= warm && x.Sent < warm+measure {
+				sh.requests++
+				if x.Status == 429 {
+					sh.throttled++
+				}
+			}
+			if done := x.Sent + x.Latency; x.OK() && done >= warm && done < warm+measure {
+				sh.tokens += normalized(x)
+			}
+		}
+		nb[neighbours[i].Model] = sh
+	}
+	for _, sh := range nb {
+		r.NeighbourRequests += int(sh.requests)
+		r.Neighbour429 += int(sh.throttled)
+	}
+	r.NeighbourPTUTokens = int64(nb[deploymentPTU].tokens)
+	r.NeighbourTPMTokens = int64(nb[deploymentEast2].tokens)
+
 	for _, name := range []string{deploymentPTU, deploymentEast2, deploymentWest3} {
 		b, a := before.Deployments[name], after.Deployments[name]
-		r.UpstreamAttempt += a.Requests - b.Requests
-		r.Upstream429 += a.Responses["429"] - b.Responses["429"]
-		tokens := a.Usage.TotalTokens - b.Usage.TotalTokens
+		r.UpstreamAttempt += a.Requests - b.Requests - nb[name].requests
+		r.Upstream429 += a.Responses["429"] - b.Responses["429"] - nb[name].throttled
 		if name == deploymentPTU {
-			r.PTUTokens = tokens
+			r.PTUTokens = a.NormalizedTokens - b.NormalizedTokens - int64(nb[name].tokens)
+			r.PTUCachedTokens = a.Usage.CachedTokens - b.Usage.CachedTokens
 		} else {
-			r.SpilledTokens += tokens
+			// In the PTU's normalized tokens, to compare with min_spilled_tokens.
+			spilled := float64(a.Usage.PromptTokens-b.Usage.PromptTokens) + su.ratio*float64(a.Usage.CompletionTokens-b.Usage.CompletionTokens)
+			r.SpilledTokens += int64(spilled - nb[name].tokens)
 		}
 	}
 	if r.UpstreamAttempt > 0 {
 		r.Upstream429Pct = round(100*float64(r.Upstream429)/float64(r.UpstreamAttempt), 2)
 	}
-	r.PTUUtilization = round(float64(r.PTUTokens)/r.PTUCapacity, 3)
+	r.PTUUtilization = round(float64(r.PTUTokens+r.NeighbourPTUTokens)/r.PTUCapacity, 3)
+	r.PTULeft = r.PTUCapacity - float64(r.NeighbourPTUTokens)
+	if r.PTULeft > 0 {
+		r.PTUUtilizationLeft = round(float64(r.PTUTokens)/r.PTULeft, 3)
+	}
 	r.PTUBucketStart = round(before.Deployments[deploymentPTU].Utilization, 3)
 	r.PTUBucketEnd = round(after.Deployments[deploymentPTU].Utilization, 3)
 	r.OfferedLoad = round(offered/r.PTUCapacity, 3)
 	r.OfferedTokens = int64(offered)
-	r.MinSpilled = int64(math.Max(0, offered-r.PTUCapacity))
+	r.CapacityTokens = int64(capacityTokens(su, m, *measFlag, float64(r.NeighbourPTUTokens)))
+	r.CapacitySuffices = offered <= float64(r.CapacityTokens)
+	r.MinSpilled = int64(math.Max(0, offered-r.PTULeft))
 	if r.MinSpilled > 0 {
 		r.SpillRatio = round(float64(r.SpilledTokens)/float64(r.MinSpilled), 3)
 	}
 	return r
 }
 
-func sizeIndex(name string) int {
+func sizeIndex(mix []loadgen.Size, name string) int {
 	for i, s := range mix {
 		if s.Name == name {
 			return i
