@@ -91,29 +91,10 @@ const cacheConfig = `
 keys: ["k1"]
 seed: 7
 deployments:
-  - name: ptu
-    kind: provisioned
-    model: gpt-4o
-    capacity_tpm: 100000
-    output_ratio: 4
-    completion: {mode: fixed, tokens: 10}
-  - name: ptu2
-    kind: provisioned
-    model: gpt-4o
-    capacity_tpm: 100000
-    completion: {mode: fixed, tokens: 10}
-  - name: std
-    kind: standard
-    model: gpt-4o
-    tpm: 100000
-    estimate: prompt_plus_max_tokens
-    completion: {mode: fixed, tokens: 10}
-  - name: off
-    kind: provisioned
-    model: gpt-4o
-    capacity_tpm: 100000
-    completion: {mode: fixed, tokens: 10}
-    prompt_cache: {disabled: true}
+  - {name: ptu, kind: provisioned, capacity_tpm: 100000, output_ratio: 4, completion: {tokens: 10}}
+  - {name: ptu2, kind: provisioned, capacity_tpm: 100000, completion: {tokens: 10}}
+  - {name: std, kind: standard, tpm: 100000, estimate: prompt_plus_max_tokens, completion: {tokens: 10}}
+  - {name: off, kind: provisioned, capacity_tpm: 100000, completion: {tokens: 10}, prompt_cache: {disabled: true}}
 `
 
 // longChat is a chat body with a 1,500-token system message (the shared
@@ -241,11 +222,7 @@ func TestPromptCachingCharges(t *testing.T) {
 
 func TestThrottledPromptIsNotCached(t *testing.T) {
 	s, clock := newTestSim(t, cacheConfig+`
-  - name: small
-    kind: provisioned
-    model: gpt-4o
-    capacity_tpm: 1000
-    completion: {mode: fixed, tokens: 10}
+  - {name: small, kind: provisioned, capacity_tpm: 1000, completion: {tokens: 10}}
 `)
 	other, _ := json.Marshal(map[string]any{"messages": []map[string]string{{"role": "user", "content": words(5, 6000)}}})
 	if rec := do(t, s, "POST", chat("small"), string(other)); rec.Code != 200 {
