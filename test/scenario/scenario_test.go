@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,8 +272,12 @@ type Result struct {
 	RetryAfterRetried    int      `json:"retry_after_retried"`
 	RetryAfterOK         int      `json:"retry_after_ok"`
 	RetryAfterSuccessPct *float64 `json:"retry_after_success_pct"`
-	Client5xx            int      `json:"client_5xx"`
-	ClientOther          int      `json:"client_other"`
+	// RetryAfterP50Ms and RetryAfterP90Ms are the retry times the client
+	// 429s gave (those with one).
+	RetryAfterP50Ms float64 `json:"retry_after_p50_ms"`
+	RetryAfterP90Ms float64 `json:"retry_after_p90_ms"`
+	Client5xx       int     `json:"client_5xx"`
+	ClientOther     int     `json:"client_other"`
 	// GoodputTokens is the usage (prompt + completion) of the window's
 	// requests served 2xx at their first attempt.
 	GoodputTokens   int64   `json:"goodput_tokens"`
@@ -420,7 +425,7 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 	normalized := func(x loadgen.Result) float64 {
 		return float64(x.PromptTokens) + su.ratio*float64(x.CompletionTokens)
 	}
-	var lat, ttfb, lag []time.Duration
+	var lat, ttfb, lag, retryAfter []time.Duration
 	var offered float64
 	for _, x := range gwRep.Results {
 		if !inWindow(x) {
@@ -442,6 +447,7 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 			}
 			if x.RetryAfter > 0 {
 				r.Client429RetryAfter++
+				retryAfter = append(retryAfter, x.RetryAfter)
 			}
 			if x.Retry != nil {
 				r.RetryAfterRetried++
@@ -476,6 +482,11 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 		} else {
 			offered += m.of(sizeIndex(su.mix, x.Size))
 		}
+	}
+	if len(retryAfter) > 0 {
+		slices.Sort(retryAfter)
+		r.RetryAfterP50Ms = ms(loadgen.Percentile(retryAfter, 50))
+		r.RetryAfterP90Ms = ms(loadgen.Percentile(retryAfter, 90))
 	}
 	if r.RetryAfterRetried > 0 {
 		pct := round(100*float64(r.RetryAfterOK)/float64(r.RetryAfterRetried), 1)
@@ -603,6 +614,8 @@ func drain(t *testing.T, s *e2etest.Stack, su setup, last time.Time) {
 	})
 	s.ResetLedger()
 }
+
+func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 1) }
 
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
