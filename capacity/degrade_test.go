@@ -182,3 +182,23 @@ func TestCooldownWithoutRetryTime(t *testing.T) {
 		t.Fatalf("cooldown %v after a 429 with a retry time, want the 1s default again", got)
 	}
 }
+
+func TestRetryAt(t *testing.T) {
+	ctx := context.Background()
+	m, _ := newTestModel(t, Options{MaxWait: 10 * time.Second}, ptu("p", 600)) // 10 tokens/s
+	h := newWaitHarness(t, m)
+	full, _ := m.Choose([]string{"p"}, 600)
+	full.Reservation.Settle(600)
+	ask := func(priority int) Ask { return Ask{Consumer: "c", Candidates: []string{"p"}, Cost: 20, Priority: priority} }
+	if got := m.RetryAt(ask(2)).Sub(epoch); got != 2*time.Second {
+		t.Fatalf("RetryAt = +%v with nothing held, want +2s (20 tokens drained)", got)
+	}
+	go func() { _, _ = m.Admit(ctx, Ask{Consumer: "b", Candidates: []string{"p"}, Cost: 30, Priority: 1}) }()
+	<-h.enq // held: room for 30 in 3 s
+	if got := m.RetryAt(ask(2)).Sub(epoch); got != 5*time.Second {
+		t.Errorf("a batch request's RetryAt = +%v behind a held standard one of 30, want +5s", got)
+	}
+	if got := m.RetryAt(ask(0)).Sub(epoch); got != 2*time.Second {
+		t.Errorf("an interactive request's RetryAt = +%v, want +2s: it goes before the standard one", got)
+	}
+}

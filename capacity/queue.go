@@ -81,8 +81,8 @@ func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 		// first can take it.
 		a.Overflow = true
 		p, ok := m.chooseLocked(now, a)
-		if !ok && m.q.n > 0 {
-			rec, _ = m.recoveryLocked(now, a.Candidates, c, out)
+		if !ok {
+			rec = m.retryAtLocked(now, a)
 		}
 		m.mu.Unlock()
 		if ok {
@@ -125,6 +125,26 @@ func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 	return w.plan, nil
 }
 
+// RetryAt is when a request like a, refused now, can be retried with a
+// fair chance: when one of its candidates has room for it and for the
+// requests held before it (of its priority and above), assuming nothing
+// else arrives. Zero if none of the candidates is known. It is the
+// retry-after of a 429, spillway's own or a backend's passed on: a
+// backend's retry time says when it dips below 100 %, which the requests
+// already waiting take first.
+func (m *Model) RetryAt(a Ask) time.Time {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.retryAtLocked(now, a)
+}
+
+func (m *Model) retryAtLocked(now time.Time, a Ask) time.Time {
+	cost, out := m.q.ahead(a.priority())
+	t, _ := m.recoveryLocked(now, a.Candidates, int64(max(0, a.Cost))+cost, int64(max(0, a.Output))+out)
+	return t
+}
+
 // Waiting returns the number of requests Wait is holding.
 func (m *Model) Waiting() int {
 	m.mu.Lock()
@@ -141,8 +161,7 @@ func (m *Model) expire(w *waiter) {
 		return
 	}
 	m.q.remove(w)
-	rec, _ := m.recoveryLocked(now, w.ask.Candidates, w.cost, int64(max(0, w.ask.Output)))
-	w.err = &NoCapacityError{RetryAt: rec}
+	w.err = &NoCapacityError{RetryAt: m.retryAtLocked(now, w.ask)}
 	w.finish()
 	m.dispatchLocked(now)
 }

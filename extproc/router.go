@@ -88,6 +88,9 @@ type routerPhase struct {
 	// routing), settled with the real usage when the stream ends.
 	model *Model
 	res   *capacity.Reservation
+	// ask is what was asked of the capacity model (capacity routing), to
+	// say when a final 429 may be retried.
+	ask *capacity.Ask
 	// outputShare is the part of the arrival cost that is output tokens
 	// (max_tokens): a PTU weighs it by its output ratio.
 	outputShare int
@@ -291,6 +294,10 @@ func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequ
 			ask.Headroom, ask.Priority = policy.headroom, policy.priority
 		}
 		d, err = p.s.plan(ctx, p.t, ask, planned)
+		if d.res != nil {
+			ask.Candidates = planned.names
+			p.ask = &ask
+		}
 	}
 	p.req.QueueWait = d.queueWait
 	if err != nil {
@@ -438,10 +445,8 @@ func (p *routerPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extpro
 			m.set(p.t.limitHeaders.ConsumedTokens, p.consumedTokens(p.req.Status))
 		}
 	}
-	if p.req.Status == 429 && h.get("retry-after") == "" {
-		// Every backend was throttled. Clients and SDKs back off on
-		// retry-after; give them one even when the last backend did not.
-		m.set("retry-after", retryAfterFrom(h))
+	if p.req.Status == 429 {
+		p.setRetryAfter(h, &m)
 	}
 	resp := continueResponse(req, &extprocsvc.CommonResponse{HeaderMutation: m.get()})
 	if p.req.Backend != "" {
@@ -465,11 +470,46 @@ func (p *routerPhase) responseHeaders(req *extprocsvc.ProcessingRequest) *extpro
 }
 
 // retryAfterFrom derives whole seconds from retry-after-ms when present.
-func retryAfterFrom(h headers) string {
+// setRetryAfter gives a final 429 (every backend tried throttled it) the
+// time to come back. The last backend's own time says when it dips below
+// its limit, which the requests already held take first: a retry then
+// mostly fails again. With capacity routing the model knows better — when
+// a backend has room for this request after those held before it — and
+// the later of the two is sent. Clients and SDKs back off on retry-after;
+// one is always given, even when the last backend sent none.
+func (p *routerPhase) setRetryAfter(h headers, m *mutation) {
+	if p.ask != nil && p.s.capacity != nil {
+		said := retryAfterMillis(h)
+		if at := p.s.capacity.RetryAt(*p.ask); !at.IsZero() {
+			if ms := time.Until(at).Milliseconds(); ms > said {
+				m.set("retry-after", azure.RetryAfterSeconds(ms))
+				m.set("retry-after-ms", strconv.FormatInt(ms, 10))
+				return
+			}
+		}
+	}
+	if h.get("retry-after") == "" {
+		m.set("retry-after", retryAfterFrom(h))
+	}
+}
+
+// retryAfterMillis is the retry time a response said, in milliseconds
+// (-1: none).
+func retryAfterMillis(h headers) int64 {
 	for _, k := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
 		if ms, err := strconv.ParseInt(h.get(k), 10, 64); err == nil && ms >= 0 {
-			return azure.RetryAfterSeconds(ms)
+			return ms
 		}
+	}
+	if s, err := strconv.ParseInt(h.get("retry-after"), 10, 64); err == nil && s >= 0 {
+		return s * 1000
+	}
+	return -1
+}
+
+func retryAfterFrom(h headers) string {
+	if ms := retryAfterMillis(h); ms >= 0 {
+		return azure.RetryAfterSeconds(ms)
 	}
 	return "1"
 }
