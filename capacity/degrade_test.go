@@ -189,7 +189,9 @@ func TestRetryAt(t *testing.T) {
 	h := newWaitHarness(t, m)
 	full, _ := m.Choose([]string{"p"}, 600)
 	full.Reservation.Settle(600)
-	ask := func(priority int) Ask { return Ask{Consumer: "c", Candidates: []string{"p"}, Cost: 20, Priority: priority} }
+	ask := func(priority int) Ask {
+		return Ask{Consumer: "c", Candidates: []string{"p"}, Cost: 20, Priority: priority}
+	}
 	if got := m.RetryAt(ask(2)).Sub(epoch); got != 2*time.Second {
 		t.Fatalf("RetryAt = +%v with nothing held, want +2s (20 tokens drained)", got)
 	}
