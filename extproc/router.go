@@ -608,6 +608,7 @@ func (p *routerPhase) done() {
 		slog.Bool("cancelled", p.req.Cancelled),
 		slog.Int("prompt_tokens", p.req.Usage.PromptTokens),
 		slog.Int("completion_tokens", p.req.Usage.CompletionTokens),
+		slog.Int("cached_prompt_tokens", p.req.Usage.CachedTokens()),
 		slog.Bool("usage_known", p.req.UsageKnown),
 		slog.Bool("usage_estimated", p.req.UsageEstimated),
 		slog.Int("counted_prompt_tokens", p.req.PromptTokens),
