@@ -26,6 +26,8 @@ type Arrival struct {
 	Size int
 	// Stream is whether the request streams.
 	Stream bool
+	// Class indexes Config.Classes (0 when there are none).
+	Class int
 }
 
 // Plan returns the requests of a run: every arrival before duration at rate
@@ -41,7 +43,7 @@ func Plan(seed uint64, arrivals Arrivals, rate float64, duration time.Duration, 
 		return nil
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5350494c4c574159)) // "SPILLWAY"
-	deck := newDeck(mix)
+	deck := newDeck(sizeWeights(mix))
 	if len(deck) == 0 {
 		return nil
 	}
@@ -71,21 +73,37 @@ func Plan(seed uint64, arrivals Arrivals, rate float64, duration time.Duration, 
 // deckSize is the number of cards sizes are dealt from.
 const deckSize = 100
 
-// newDeck returns deckSize size indexes, each size's count proportional to
-// its weight (largest remainders round), in mix order.
-func newDeck(mix []Size) []int {
+func sizeWeights(mix []Size) []float64 {
+	w := make([]float64, len(mix))
+	for i, s := range mix {
+		w[i] = s.Weight
+	}
+	return w
+}
+
+func classWeights(classes []Class) []float64 {
+	w := make([]float64, len(classes))
+	for i, c := range classes {
+		w[i] = c.Weight
+	}
+	return w
+}
+
+// newDeck returns deckSize indexes of weights, each index's count
+// proportional to its weight (largest remainders round), in order.
+func newDeck(weights []float64) []int {
 	var total float64
-	for _, s := range mix {
-		total += max(s.Weight, 0)
+	for _, w := range weights {
+		total += max(w, 0)
 	}
 	if total <= 0 {
 		return nil
 	}
-	counts := make([]int, len(mix))
-	rem := make([]float64, len(mix))
+	counts := make([]int, len(weights))
+	rem := make([]float64, len(weights))
 	dealt := 0
-	for i, s := range mix {
-		exact := max(s.Weight, 0) / total * deckSize
+	for i, w := range weights {
+		exact := max(w, 0) / total * deckSize
 		counts[i] = int(exact)
 		rem[i] = exact - float64(counts[i])
 		dealt += counts[i]
@@ -118,7 +136,7 @@ func ClosedPlan(seed uint64, n int, mix []Size, streamShare float64) []Arrival {
 		return nil
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5350494c4c574159))
-	deck := newDeck(mix)
+	deck := newDeck(sizeWeights(mix))
 	if len(deck) == 0 {
 		return nil
 	}
@@ -133,4 +151,26 @@ func ClosedPlan(seed uint64, n int, mix []Size, streamShare float64) []Arrival {
 		next++
 	}
 	return plan
+}
+
+// DealClasses sets the class of every arrival of plan: dealt from a
+// shuffled deck of deckSize cards holding each class in proportion to its
+// weight, as sizes are, so every deckSize requests hold the classes' exact
+// shares. The deck has its own random stream: a plan's times, sizes and
+// streaming are the same with classes or without.
+func DealClasses(seed uint64, plan []Arrival, classes []Class) {
+	deck := newDeck(classWeights(classes))
+	if len(deck) == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x434c4153534553)) // "CLASSES"
+	next := len(deck)
+	for i := range plan {
+		if next == len(deck) {
+			rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
+			next = 0
+		}
+		plan[i].Class = deck[next]
+		next++
+	}
 }

@@ -95,7 +95,7 @@ func TestPlan(t *testing.T) {
 			{"negative weight counts as 0", []Size{{Weight: 1}, {Weight: -1}}, []int{100, 0}},
 		} {
 			got := make([]int, len(c.mix))
-			for _, i := range newDeck(c.mix) {
+			for _, i := range newDeck(sizeWeights(c.mix)) {
 				got[i]++
 			}
 			if !slices.Equal(got, c.want) {
@@ -116,4 +116,40 @@ func TestPlan(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDealClasses: every deck of 100 holds the classes' exact shares, the
+// deal is repeatable, and the plan's times, sizes and streaming are those
+// of the plan without classes.
+func TestDealClasses(t *testing.T) {
+	mix := []Size{{Name: "a", Words: 1, MaxTokens: 1, Weight: 1}, {Name: "b", Words: 1, MaxTokens: 1, Weight: 1}}
+	classes := []Class{{Name: "interactive", Weight: 0.3}, {Name: "batch", Weight: 0.7}, {Name: "none", Weight: 0}}
+	plain := Plan(9, Poisson, 100, 10*time.Second, mix, 0.3)
+	dealt := Plan(9, Poisson, 100, 10*time.Second, mix, 0.3)
+	DealClasses(9, dealt, classes)
+	for d := 0; d+deckSize <= len(dealt); d += deckSize {
+		var n [3]int
+		for _, a := range dealt[d : d+deckSize] {
+			n[a.Class]++
+		}
+		if n != [3]int{30, 70, 0} {
+			t.Fatalf("deck at %d holds classes %v, want [30 70 0]", d, n)
+		}
+	}
+	again := Plan(9, Poisson, 100, 10*time.Second, mix, 0.3)
+	DealClasses(9, again, classes)
+	if !slices.Equal(dealt, again) {
+		t.Error("two deals with the same seed differ")
+	}
+	for i := range dealt {
+		a := dealt[i]
+		a.Class = 0
+		if a != plain[i] {
+			t.Fatalf("arrival %d: %+v with classes, %+v without", i, dealt[i], plain[i])
+		}
+	}
+	DealClasses(9, plain, nil) // no classes: nothing dealt
+	if plain[0].Class != 0 {
+		t.Error("a plan without classes got one")
+	}
 }

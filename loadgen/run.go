@@ -83,12 +83,27 @@ type Config struct {
 	// once, that long after it arrived (retry-after-ms, else retry-after in
 	// seconds, as OpenAI's SDKs read them); Result.Retry holds the outcome.
 	RetryAfter429 bool
+	// Classes, when set, splits the requests between clients: each request
+	// is dealt a class (DealClasses: exact shares every 100 requests; the
+	// plan's times and sizes are those of the same run without classes),
+	// sends the class's Key instead of Key, and records its Name.
+	Classes []Class
+}
+
+// Class is one client of a run with several: its share of the requests
+// (Weight / sum of the weights) and the api-key it sends.
+type Class struct {
+	Name   string  `json:"name"`
+	Key    string  `json:"-"`
+	Weight float64 `json:"weight"`
 }
 
 // Result is what one request saw.
 type Result struct {
-	Seq    int    `json:"seq"`
-	Size   string `json:"size"`
+	Seq  int    `json:"seq"`
+	Size string `json:"size"`
+	// Class is the request's Config.Classes name; empty without classes.
+	Class  string `json:"class,omitempty"`
 	Stream bool   `json:"stream"`
 	// Scheduled is the planned send time and Sent the actual one, from the
 	// start of the run.
@@ -202,6 +217,16 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("mix[%d]: words and max_tokens must be >= 1, weight >= 0", i))
 		}
 	}
+	names := map[string]bool{}
+	for i, cl := range c.Classes {
+		if cl.Name == "" || names[cl.Name] || cl.Weight < 0 {
+			errs = append(errs, fmt.Errorf("classes[%d]: a name of its own and a weight >= 0 required", i))
+		}
+		names[cl.Name] = true
+	}
+	if len(c.Classes) > 0 && len(newDeck(classWeights(c.Classes))) == 0 {
+		errs = append(errs, errors.New("classes: no class has a weight > 0"))
+	}
 	if c.MaxInFlight < 0 || c.RequestTimeout < 0 {
 		errs = append(errs, errors.New("max in-flight and request timeout must be >= 0 (0: default)"))
 	}
@@ -258,6 +283,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // runOpen sends the arrivals of an open-loop plan on schedule.
 func runOpen(ctx context.Context, cfg Config, target string, start time.Time) []Result {
 	plan := Plan(cfg.Seed, cfg.Arrivals, cfg.Rate, cfg.Duration, cfg.Mix, cfg.StreamShare)
+	DealClasses(cfg.Seed, plan, cfg.Classes)
 	results := make([]Result, len(plan))
 	sem := make(chan struct{}, cfg.MaxInFlight)
 	var wg sync.WaitGroup
@@ -277,7 +303,7 @@ send:
 			break send
 		}
 		r := &results[i]
-		body := cfg.request(a, r)
+		body, key := cfg.request(a, r)
 		r.Scheduled = a.At
 		sent = i + 1
 		select {
@@ -290,7 +316,7 @@ send:
 		cfg.Progress.sentOne()
 		wg.Go(func() {
 			defer func() { <-sem }()
-			attempt(ctx, cfg, target, body, start, r)
+			attempt(ctx, cfg, target, key, body, start, r)
 			cfg.Progress.doneOne(r)
 		})
 	}
@@ -303,6 +329,7 @@ send:
 // plan is sent or cfg.Duration has passed.
 func runClosed(ctx context.Context, cfg Config, target string, start time.Time) []Result {
 	plan := ClosedPlan(cfg.Seed, cfg.Requests, cfg.Mix, cfg.StreamShare)
+	DealClasses(cfg.Seed, plan, cfg.Classes)
 	results := make([]Result, len(plan))
 	sendUntil := start.Add(cfg.Duration)
 	var next atomic.Int64
@@ -315,10 +342,10 @@ func runClosed(ctx context.Context, cfg Config, target string, start time.Time) 
 					return
 				}
 				r := &results[i]
-				body := cfg.request(plan[i], r)
+				body, key := cfg.request(plan[i], r)
 				r.Scheduled = time.Since(start)
 				cfg.Progress.sentOne()
-				attempt(ctx, cfg, target, body, start, r)
+				attempt(ctx, cfg, target, key, body, start, r)
 				cfg.Progress.doneOne(r)
 			}
 		})
@@ -327,29 +354,36 @@ func runClosed(ctx context.Context, cfg Config, target string, start time.Time) 
 	return results[:min(int(next.Load()), len(plan))]
 }
 
-// request returns the body of arrival a and starts its result.
-func (c *Config) request(a Arrival, r *Result) []byte {
+// request returns the body of arrival a and the api-key to send it with,
+// and starts its result.
+func (c *Config) request(a Arrival, r *Result) (body []byte, key string) {
 	*r = Result{Seq: a.Seq, Stream: a.Stream}
+	key = c.Key
+	if len(c.Classes) > 0 {
+		cl := c.Classes[a.Class]
+		r.Class, key = cl.Name, cl.Key
+	}
 	if len(c.Prompts) == 0 {
 		size := c.Mix[a.Size]
 		r.Size = size.Name
-		return Body(a.Seq, size, a.Stream)
+		return Body(a.Seq, size, a.Stream), key
 	}
 	line := a.Seq % len(c.Prompts)
 	r.Size = "prompt-" + strconv.Itoa(line+1)
 	body, stream, err := promptBody(c.Prompts[line], a.Stream)
 	if err != nil {
 		// Sent as it is: the gateway's answer to a bad body is the result.
-		return c.Prompts[line]
+		return c.Prompts[line], key
 	}
 	r.Stream = stream
-	return body
+	return body, key
 }
+
 
 // attempt sends one request and, with cfg.RetryAfter429, retries a 429
 // once after its retry time.
-func attempt(ctx context.Context, cfg Config, target string, body []byte, start time.Time, r *Result) {
-	do(ctx, cfg, target, body, start, r)
+func attempt(ctx context.Context, cfg Config, target, key string, body []byte, start time.Time, r *Result) {
+	do(ctx, cfg, target, key, body, start, r)
 	if !cfg.RetryAfter429 || r.Status != http.StatusTooManyRequests || r.RetryAfter <= 0 {
 		return
 	}
@@ -362,7 +396,7 @@ func attempt(ctx context.Context, cfg Config, target string, body []byte, start 
 	case <-t.C:
 	}
 	var rr Result
-	do(ctx, cfg, target, body, start, &rr)
+	do(ctx, cfg, target, key, body, start, &rr)
 	r.Retry = &Retry{Status: rr.Status, Err: rr.Err, Backend: rr.Backend, TotalTokens: rr.TotalTokens}
 }
 
@@ -378,8 +412,8 @@ func retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
-// do sends one request and fills r.
-func do(ctx context.Context, cfg Config, target string, body []byte, start time.Time, r *Result) {
+// do sends one request with api-key key (none when empty) and fills r.
+func do(ctx context.Context, cfg Config, target, key string, body []byte, start time.Time, r *Result) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
 	defer cancel()
 	var firstByte time.Time
@@ -395,8 +429,8 @@ func do(ctx context.Context, cfg Config, target string, body []byte, start time.
 		req.Header[k] = vs
 	}
 	req.Header.Set("content-type", "application/json")
-	if cfg.Key != "" {
-		req.Header.Set("api-key", cfg.Key)
+	if key != "" {
+		req.Header.Set("api-key", key)
 	}
 	t0 := time.Now()
 	r.Sent = t0.Sub(start)

@@ -271,6 +271,10 @@ func TestConfigValidation(t *testing.T) {
 		{"closed loop with a rate", func(c *Config) { c.Requests = 3 }, "rate:"},
 		{"requests cap", func(c *Config) { c.Rate, c.Requests = 0, MaxRequests+1 }, "requests:"},
 		{"concurrency", func(c *Config) { c.Rate, c.Requests, c.Concurrency = 0, 3, -1 }, "concurrency:"},
+		{"classes", func(c *Config) { c.Classes = []Class{{Name: "a", Weight: 1}, {Name: "b", Weight: 0}} }, ""},
+		{"class names", func(c *Config) { c.Classes = []Class{{Name: "a", Weight: 1}, {Name: "a", Weight: 1}} }, "classes[1]:"},
+		{"a class without a name", func(c *Config) { c.Classes = []Class{{Weight: 1}} }, "classes[0]:"},
+		{"classes without weight", func(c *Config) { c.Classes = []Class{{Name: "a"}, {Name: "b", Weight: -1}} }, "classes:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := ok
@@ -287,6 +291,55 @@ func TestConfigValidation(t *testing.T) {
 			}
 			if c.name == "every problem at once" && !strings.Contains(err.Error(), "rate:") {
 				t.Errorf("error = %v, want every problem", err)
+			}
+		})
+	}
+}
+
+// TestRunClasses: each request carries its class's api-key and name, in
+// the classes' exact shares, open loop and closed.
+func TestRunClasses(t *testing.T) {
+	var mu sync.Mutex
+	keys := map[string]string{} // by prompt's "Request N."
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body chatRequest
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		keys[strings.Fields(body.Messages[1].Content)[1]] = r.Header.Get("api-key")
+		mu.Unlock()
+		w.Header().Set("content-type", "application/json")
+		fmt.Fprint(w, `{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	defer srv.Close()
+	classes := []Class{{Name: "interactive", Key: "ik", Weight: 0.3}, {Name: "batch", Key: "bk", Weight: 0.7}}
+	for _, closed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("closed=%v", closed), func(t *testing.T) {
+			clear(keys)
+			cfg := Config{URL: srv.URL, Key: "unused", Model: "gpt-4o", Rate: 1000, Duration: 200 * time.Millisecond,
+				Arrivals: Fixed, Seed: 4, Classes: classes}
+			if closed {
+				cfg.Rate, cfg.Requests = 0, 200
+			}
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) != 200 {
+				t.Fatalf("%d results, want 200", len(rep.Results))
+			}
+			n := map[string]int{}
+			for _, r := range rep.Results {
+				if !r.OK() {
+					t.Fatalf("request %d: %+v", r.Seq, r)
+				}
+				want := map[string]string{"interactive": "ik", "batch": "bk"}[r.Class]
+				if got := keys[fmt.Sprintf("%d.", r.Seq)]; got != want || want == "" {
+					t.Errorf("request %d of class %q sent api-key %q, want %q", r.Seq, r.Class, got, want)
+				}
+				n[r.Class]++
+			}
+			if n["interactive"] != 60 || n["batch"] != 140 {
+				t.Errorf("classes %v, want interactive 60 and batch 140 of 200", n)
 			}
 		})
 	}
