@@ -379,7 +379,6 @@ func (c *Config) request(a Arrival, r *Result) (body []byte, key string) {
 	return body, key
 }
 
-
 // attempt sends one request and, with cfg.RetryAfter429, retries a 429
 // once after its retry time.
 func attempt(ctx context.Context, cfg Config, target, key string, body []byte, start time.Time, r *Result) {
