@@ -50,10 +50,12 @@ bench:
 # stepped load through a real Envoy; a few minutes, one JSON line per mode and step.
 # REPLICAS=2 runs each mode as two Envoy + spillway pairs sharing state in one Redis.
 # PROFILE picks the simulated Azure: ideal, neighbour, sparse-headers or gpt-5.
+# CLASSES=true splits the load between an interactive (30 %) and a batch (70 %) consumer.
 REPLICAS ?= 1
 PROFILE ?= ideal
+CLASSES ?= false
 scenario: envoy redis
-	$(GO) test -tags scenario -count=1 -v -timeout 20m -run '^TestScenario$$' ./test/scenario/ -scenario.replicas=$(REPLICAS) -scenario.profile=$(PROFILE) $(SCENARIO_FLAGS)
+	$(GO) test -tags scenario -count=1 -v -timeout 20m -run '^TestScenario$$' ./test/scenario/ -scenario.replicas=$(REPLICAS) -scenario.profile=$(PROFILE) -scenario.classes=$(CLASSES) $(SCENARIO_FLAGS)
 
 # The Helm chart (docs/kubernetes.md): rendered with Helm's Go library for
 # several values files, every object decoded strictly into the Kubernetes API

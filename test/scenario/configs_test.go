@@ -48,6 +48,59 @@ type setup struct {
 	completionMin, completionMax int
 	firstTokenMs                 int
 	tokensPerSecond              int
+	// classes, when set, are the gateway's consumers and the load's split
+	// between them (-scenario.classes); otherwise one consumer sends all.
+	classes []clientClass
+}
+
+// clientClass is one consumer of the class mix: its consumer priority in
+// the gateway and its share of the requests.
+type clientClass struct {
+	name, priority string
+	share          float64
+}
+
+// classMix is -scenario.classes: an interactive consumer sending 30 % of
+// the requests and a batch consumer 70 % (issue 12), with spillway's
+// default headroom (batch leaves 20 % of the PTU to higher priorities).
+var classMix = []clientClass{{"interactive", "interactive", 0.3}, {"batch", "batch", 0.7}}
+
+// key is the class's api-key at the gateway; secret the file holding it.
+func (c clientClass) key() string    { return c.name + "-key-1" }
+func (c clientClass) secret() string { return "secrets/" + c.name + "-key" }
+
+// loadClasses are the load generator's classes: each sends key(class).
+func (s setup) loadClasses(key func(clientClass) string) []loadgen.Class {
+	var out []loadgen.Class
+	for _, c := range s.classes {
+		out = append(out, loadgen.Class{Name: c.name, Key: key(c), Weight: c.share})
+	}
+	return out
+}
+
+// secrets are the classes' api-key files, written into every stack.
+func (s setup) secrets() map[string]string {
+	out := map[string]string{}
+	for _, c := range s.classes {
+		out[c.secret()] = c.key() + "\n"
+	}
+	return out
+}
+
+// consumersYAML is the gateway's consumers: one per class, or the single
+// consumer bench (client-key-1) without classes.
+func (s setup) consumersYAML() string {
+	if len(s.classes) == 0 {
+		return `
+consumers:
+  - name: bench
+    api_key: {file: secrets/client-key}`
+	}
+	out := "\nconsumers:"
+	for _, c := range s.classes {
+		out += fmt.Sprintf("\n  - name: %s\n    api_key: {file: %s}\n    priority: %s", c.name, c.secret(), c.priority)
+	}
+	return out
 }
 
 // minute is one scaled minute of wall-clock time.
@@ -157,10 +210,7 @@ gateway:
 control:
   grpc_listen: {{GRPC}}
   admin_listen: {{ADMIN}}
-  node_id: e2e
-consumers:
-  - name: bench
-    api_key: {file: secrets/client-key}
+  node_id: e2e` + s.consumersYAML() + `
 routing: ` + mode + `
 capacity:
   token_window: ` + minute + `

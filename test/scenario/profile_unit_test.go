@@ -3,9 +3,13 @@
 package scenario
 
 import (
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/sim"
 )
 
@@ -92,4 +96,92 @@ func TestGoals(t *testing.T) {
 			t.Errorf("retries at 80 %% met the goal: %v", g)
 		}
 	})
+}
+
+// TestClassesConfig: with the class mix the gateway has one consumer per
+// class, with its priority and its own key file, and the load sends each
+// class with its key; without it, the single consumer bench.
+func TestClassesConfig(t *testing.T) {
+	// The harness's {{PLACEHOLDERS}} are addresses.
+	parse := func(su setup) (*config.Config, error) {
+		y := regexp.MustCompile(`\{\{[A-Z_]+\}\}`).ReplaceAllString(su.gatewayYAML("capacity"), "127.0.0.1:1")
+		return config.Parse([]byte(y))
+	}
+	su, _ := profileSetup(profileIdeal, 0.05)
+	cfg, err := parse(su)
+	if err != nil || len(cfg.Consumers) != 1 || cfg.Consumers[0].Name != "bench" || len(su.loadClasses(clientClass.key)) != 0 {
+		t.Fatalf("without classes: %v %+v", err, cfg)
+	}
+	su.classes = classMix
+	cfg, err = parse(su)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"interactive": "interactive", "batch": "batch"}
+	got := map[string]string{}
+	for _, c := range cfg.Consumers {
+		got[c.Name] = c.Priority
+		if c.APIKey.File != "secrets/"+c.Name+"-key" || su.secrets()[c.APIKey.File] != c.Name+"-key-1\n" {
+			t.Errorf("consumer %s: key file %q, secrets %v", c.Name, c.APIKey.File, su.secrets())
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("consumers %v, want %v", got, want)
+	}
+	if h := cfg.Priorities.HeadroomOf("batch"); h != 0.2 {
+		t.Errorf("batch headroom %v, want spillway's default 0.2", h)
+	}
+	var share float64
+	for _, c := range su.loadClasses(clientClass.key) {
+		if c.Key != c.Name+"-key-1" {
+			t.Errorf("class %s sends key %q", c.Name, c.Key)
+		}
+		share += c.Weight
+	}
+	if share != 1 {
+		t.Errorf("class shares sum to %v", share)
+	}
+}
+
+func TestClassGoals(t *testing.T) {
+	step := Result{CapacitySuffices: true, PTUUtilization: 0.97}
+	good := []ClassResult{{Priority: "interactive", PTUServedPct: 98}, {Priority: "batch"}}
+	with := func(f func(i, b *ClassResult)) []ClassResult {
+		cs := slices.Clone(good)
+		f(&cs[0], &cs[1])
+		return cs
+	}
+	tests := []struct {
+		name    string
+		step    Result
+		classes []ClassResult
+		want    bool
+	}{
+		{"all met", step, good, true},
+		{"an interactive 429", step, with(func(i, _ *ClassResult) { i.Client429 = 1 }), false},
+		{"interactive under 95 % on the PTU", step, with(func(i, _ *ClassResult) { i.PTUServedPct = 94.9 }), false},
+		{"a batch 429 while TPM has room", step, with(func(_, b *ClassResult) { b.Client429 = 1 }), false},
+		{"batch 429s past total capacity do not count", Result{PTUUtilization: 0.97}, with(func(_, b *ClassResult) { b.Client429 = 9 }), true},
+		{"the PTU under 0.95", Result{CapacitySuffices: true, PTUUtilization: 0.94}, good, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := classGoals("ideal", map[string]map[float64]Result{"capacity": {1.5: tt.step}},
+				map[string]map[float64][]ClassResult{"capacity": {1.5: tt.classes}})
+			if g == nil || g["met"] != tt.want || g["mode"] != "capacity" {
+				t.Errorf("goals %v, want met=%v", g, tt.want)
+			}
+		})
+	}
+	t.Run("reactive beside, not judged", func(t *testing.T) {
+		g := classGoals("ideal", map[string]map[float64]Result{"capacity": {1.5: step}, "reactive": {1.5: {PTUUtilization: 0.5}}},
+			map[string]map[float64][]ClassResult{"capacity": {1.5: good}, "reactive": {1.5: with(func(i, _ *ClassResult) { i.Client429 = 7 })}})
+		r, _ := g["reactive"].(map[string]any)
+		if g["met"] != true || r["interactive_client_429"] != 7 || r["ptu_utilization"] != 0.5 {
+			t.Errorf("goals %v", g)
+		}
+	})
+	if g := classGoals("ideal", map[string]map[float64]Result{"capacity": {1.5: step}}, nil); g != nil {
+		t.Errorf("a goal line without classes: %v", g)
+	}
 }

@@ -43,6 +43,7 @@ var (
 	// against a one-minute window: scaled with it, like every other time.
 	maxWaitFlag  = flag.Float64("scenario.max-wait", 1, "capacity.max_wait in unscaled seconds (1: spillway's default); the gateway gets it × time-scale")
 	replicasFlag = flag.Int("scenario.replicas", 1, "spillway replicas (each with its own Envoy) per mode; > 1 shares state in Redis")
+	classFlag    = flag.Bool("scenario.classes", false, "two consumers: interactive (priority interactive, 30 % of the requests) and batch (priority batch, 70 %)")
 )
 
 func TestScenario(t *testing.T) {
@@ -65,6 +66,9 @@ func TestScenario(t *testing.T) {
 	su, ok := profileSetup(*profFlag, *scaleFlag)
 	if !ok {
 		t.Fatalf("-scenario.profile: %q is not one of ideal, neighbour, sparse-headers, gpt-5", *profFlag)
+	}
+	if *classFlag {
+		su.classes = classMix
 	}
 	if su.timeScale <= 0 || su.timeScale > 1 || *warmFlag < 0 || *measFlag <= 0 || *warmFlag+*measFlag > 10 {
 		t.Fatal("-scenario.time-scale must be in (0, 1]; warmup + measure at most 10 scaled minutes")
@@ -89,28 +93,33 @@ func TestScenario(t *testing.T) {
 	stacks := map[string][]*e2etest.Stack{}
 	for i, mode := range modes {
 		modes[i] = strings.TrimSpace(mode)
-		first := e2etest.StartStack(t, e2etest.Options{Bin: bin, SimYAML: su.simYAML(), GatewayYAML: su.gatewayYAML(modes[i]), LogLevel: "warn", Vars: vars})
+		first := e2etest.StartStack(t, e2etest.Options{Bin: bin, SimYAML: su.simYAML(), GatewayYAML: su.gatewayYAML(modes[i]), LogLevel: "warn", Vars: vars,
+			Secrets: su.secrets()})
 		stacks[modes[i]] = []*e2etest.Stack{first}
 		for range *replicasFlag - 1 {
 			stacks[modes[i]] = append(stacks[modes[i]], e2etest.StartStack(t, e2etest.Options{Bin: bin, GatewayYAML: su.gatewayYAML(modes[i]),
-				LogLevel: "warn", Vars: vars, SimAddr: strings.TrimPrefix(first.SimURL, "http://")}))
+				LogLevel: "warn", Vars: vars, SimAddr: strings.TrimPrefix(first.SimURL, "http://"), Secrets: su.secrets()}))
 		}
 	}
 	mean := calibrate(ctx, t, stacks[modes[0]][0], su)
 	printJSON(t, header(su, mean, modes, loads))
 	lastStep := map[string]time.Time{}
 	results := map[string]map[float64]Result{}
+	byClass := map[string]map[float64][]ClassResult{}
 	for j, load := range loads {
 		for _, mode := range modes {
 			s := stacks[mode]
 			drain(t, s[0], su, lastStep[mode])
-			r := step(ctx, t, s, su, mean, mode, load, uint64(100+j))
+			r, cs := step(ctx, t, s, su, mean, mode, load, uint64(100+j))
 			lastStep[mode] = time.Now()
 			printJSON(t, r)
-			if results[mode] == nil {
-				results[mode] = map[float64]Result{}
+			for _, c := range cs {
+				printJSON(t, c)
 			}
-			results[mode][load] = r
+			if results[mode] == nil {
+				results[mode], byClass[mode] = map[float64]Result{}, map[float64][]ClassResult{}
+			}
+			results[mode][load], byClass[mode][load] = r, cs
 			if r.ClientOther > r.Requests/10 {
 				// Not a figure to report: the stack broke. Its logs follow.
 				t.Errorf("%s at %g×: %d of %d requests got neither 2xx, 429 nor 5xx: %v", mode, load, r.ClientOther, r.Requests, r.Other)
@@ -119,6 +128,9 @@ func TestScenario(t *testing.T) {
 	}
 	// The goals, printed (a benchmark reports; it does not fail on them).
 	for _, g := range goals(su.profile, results) {
+		printJSON(t, g)
+	}
+	if g := classGoals(su.profile, results, byClass); g != nil {
 		printJSON(t, g)
 	}
 }
@@ -162,8 +174,17 @@ func header(su setup, m meanTokens, modes []string, loads []float64) map[string]
 		"completion":         fmt.Sprintf("uniform %d..%d cut to max_tokens", su.completionMin, su.completionMax),
 		"latency":            fmt.Sprintf("%d ms + %d tokens/s", su.firstTokenMs, su.tokensPerSecond),
 		"mean_prompt_tokens": m.prompt, "mean_tokens_per_request": m.perRequest(), "neighbour_prompt_tokens": m.neighbourPrompt,
-		"rate_at_1x_rps": rateFor(su, m, 1),
+		"rate_at_1x_rps": rateFor(su, m, 1), "classes": classesHeader(su.classes),
 	}
+}
+
+// classesHeader describes the class mix for the header line; nil without.
+func classesHeader(classes []clientClass) []map[string]any {
+	var out []map[string]any
+	for _, c := range classes {
+		out = append(out, map[string]any{"class": c.name, "priority": c.priority, "share": c.share})
+	}
+	return out
 }
 
 // meanTokens is the mix's expected tokens per request of each size, in the
@@ -354,17 +375,20 @@ type Result struct {
 // in profile neighbour, the neighbour's steady load straight to the PTU and
 // gpt-4o-eastus2). The first warm-up minutes are not measured; the ledger
 // is read at the start and the end of the measured window.
-func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup, m meanTokens, mode string, load float64, seed uint64) Result {
+func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup, m meanTokens, mode string, load float64, seed uint64) (Result, []ClassResult) {
 	t.Helper()
 	minute := time.Duration(su.minute() * float64(time.Second))
 	warm := time.Duration(*warmFlag * float64(minute))
 	measure := time.Duration(*measFlag * float64(minute))
 	rate := rateFor(su, m, load)
 	base := loadgen.Config{Rate: rate, Duration: warm + measure, Mix: su.mix, StreamShare: *streamF, Seed: seed,
-		MaxInFlight: 2048, RequestTimeout: 60 * time.Second}
+		MaxInFlight: 2048, RequestTimeout: 60 * time.Second, Classes: su.loadClasses(clientClass.key)}
 	s := gateways[0]
 	direct := base
 	direct.URL, direct.Key, direct.Model = s.SimURL, "sim-key-1", deploymentDirect
+	// The same plan, classes dealt alike (for per-class baselines), all
+	// with the simulator's key.
+	direct.Classes = su.loadClasses(func(clientClass) string { return "sim-key-1" })
 	// The gateway load, split evenly between the replicas' gateways (the
 	// same plan for every mode: the seeds depend on the step only). Each
 	// client 429 with a retry time is retried once after it.
@@ -422,88 +446,7 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 	r := Result{Profile: su.profile, Mode: mode, Replicas: len(gateways), Load: load, RateRPS: round(rate, 2),
 		PTUCapacity: float64(su.ptuTPM) * *measFlag, ByBackend: map[string]int{}}
 	inWindow := func(x loadgen.Result) bool { return x.Scheduled >= warm && x.Scheduled < warm+measure }
-	normalized := func(x loadgen.Result) float64 {
-		return float64(x.PromptTokens) + su.ratio*float64(x.CompletionTokens)
-	}
-	var lat, ttfb, lag, retryAfter []time.Duration
-	var offered float64
-	for _, x := range gwRep.Results {
-		if !inWindow(x) {
-			continue
-		}
-		r.Requests++
-		if !x.Dropped {
-			lag = append(lag, x.Sent-x.Scheduled)
-		}
-		switch {
-		case x.OK():
-			r.Client2xx++
-			r.GoodputTokens += int64(x.TotalTokens)
-			lat, ttfb = append(lat, x.Latency), append(ttfb, x.TTFB)
-		case x.Status == 429:
-			r.Client429++
-			if x.Attempts == 0 {
-				r.Client429Local++
-			}
-			if x.RetryAfter > 0 {
-				r.Client429RetryAfter++
-				retryAfter = append(retryAfter, x.RetryAfter)
-			}
-			if x.Retry != nil {
-				r.RetryAfterRetried++
-				if x.Retry.OK() {
-					r.RetryAfterOK++
-				}
-			}
-		case x.Status/100 == 5:
-			r.Client5xx++
-		default:
-			r.ClientOther++
-			if r.Other == nil {
-				r.Other = map[string]int{}
-			}
-			r.Other[strconv.Itoa(x.Status)+" "+x.Err]++
-		}
-		if x.Backend != "" {
-			r.ByBackend[x.Backend]++
-		}
-		if x.OK() {
-			switch x.Tier {
-			case "ptu":
-				r.ClientPTUTokens += int64(normalized(x))
-			case "tpm":
-				r.ClientSpilledTokens += int64(normalized(x))
-			}
-		}
-		// What the request costs: its usage when served, else the mix's
-		// expectation for its size.
-		if x.OK() && x.UsageKnown {
-			offered += normalized(x)
-		} else {
-			offered += m.of(sizeIndex(su.mix, x.Size))
-		}
-	}
-	if len(retryAfter) > 0 {
-		slices.Sort(retryAfter)
-		r.RetryAfterP50Ms = ms(loadgen.Percentile(retryAfter, 50))
-		r.RetryAfterP90Ms = ms(loadgen.Percentile(retryAfter, 90))
-	}
-	if r.RetryAfterRetried > 0 {
-		pct := round(100*float64(r.RetryAfterOK)/float64(r.RetryAfterRetried), 1)
-		r.RetryAfterSuccessPct = &pct
-	}
-	var dLat, dTTFB []time.Duration
-	for _, x := range dRep.Results {
-		if inWindow(x) && x.OK() {
-			dLat, dTTFB = append(dLat, x.Latency), append(dTTFB, x.TTFB)
-		}
-	}
-	q, dq := loadgen.QuantilesOf(lat), loadgen.QuantilesOf(dLat)
-	r.P50Ms, r.P99Ms, r.BaseP50Ms, r.BaseP99Ms = q.P50, q.P99, dq.P50, dq.P99
-	r.P50AddedMs, r.P99AddedMs = round(q.P50-dq.P50, 1), round(q.P99-dq.P99, 1)
-	r.TTFBP50Ms, r.BaseTTFBP50Ms = loadgen.QuantilesOf(ttfb).P50, loadgen.QuantilesOf(dTTFB).P50
-	r.SendLagP99Ms = loadgen.QuantilesOf(lag).P99
-	r.Contended = r.SendLagP99Ms > contendedLag
+	offered := clientFigures(&r, gwRep.Results, dRep.Results, inWindow, su, m)
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		r.LoadAvg = strings.Fields(string(b))[0]
 	}
@@ -525,7 +468,7 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 				}
 			}
 			if done := x.Sent + x.Latency; x.OK() && done >= warm && done < warm+measure {
-				sh.tokens += normalized(x)
+				sh.tokens += su.normalized(x)
 			}
 		}
 		nb[neighbours[i].Model] = sh
@@ -568,7 +511,102 @@ func step(ctx context.Context, t *testing.T, gateways []*e2etest.Stack, su setup
 	if r.MinSpilled > 0 {
 		r.SpillRatio = round(float64(r.SpilledTokens)/float64(r.MinSpilled), 3)
 	}
-	return r
+	return r, classResults(r, su, m, gwRep.Results, dRep.Results, inWindow)
+}
+
+// clientFigures fills r's client figures (requests to send_lag_p99_ms,
+// docs/scenario.md) from the results of the requests scheduled in the
+// window, gw through the gateway and direct the same plan's straight to the
+// simulator, and returns the tokens they offered: usage when served, else
+// the mix's expectation for the request's size.
+func clientFigures(r *Result, gw, direct []loadgen.Result, inWindow func(loadgen.Result) bool, su setup, m meanTokens) (offered float64) {
+	if r.ByBackend == nil {
+		r.ByBackend = map[string]int{}
+	}
+	var lat, ttfb, lag, retryAfter []time.Duration
+	for _, x := range gw {
+		if !inWindow(x) {
+			continue
+		}
+		r.Requests++
+		if !x.Dropped {
+			lag = append(lag, x.Sent-x.Scheduled)
+		}
+		switch {
+		case x.OK():
+			r.Client2xx++
+			r.GoodputTokens += int64(x.TotalTokens)
+			lat, ttfb = append(lat, x.Latency), append(ttfb, x.TTFB)
+		case x.Status == 429:
+			r.Client429++
+			if x.Attempts == 0 {
+				r.Client429Local++
+			}
+			if x.RetryAfter > 0 {
+				r.Client429RetryAfter++
+				retryAfter = append(retryAfter, x.RetryAfter)
+			}
+			if x.Retry != nil {
+				r.RetryAfterRetried++
+				if x.Retry.OK() {
+					r.RetryAfterOK++
+				}
+			}
+		case x.Status/100 == 5:
+			r.Client5xx++
+		default:
+			r.ClientOther++
+			if r.Other == nil {
+				r.Other = map[string]int{}
+			}
+			r.Other[strconv.Itoa(x.Status)+" "+x.Err]++
+		}
+		if x.Backend != "" {
+			r.ByBackend[x.Backend]++
+		}
+		if x.OK() {
+			switch x.Tier {
+			case "ptu":
+				r.ClientPTUTokens += int64(su.normalized(x))
+			case "tpm":
+				r.ClientSpilledTokens += int64(su.normalized(x))
+			}
+		}
+		// What the request costs: its usage when served, else the mix's
+		// expectation for its size.
+		if x.OK() && x.UsageKnown {
+			offered += su.normalized(x)
+		} else {
+			offered += m.of(sizeIndex(su.mix, x.Size))
+		}
+	}
+	if len(retryAfter) > 0 {
+		slices.Sort(retryAfter)
+		r.RetryAfterP50Ms = ms(loadgen.Percentile(retryAfter, 50))
+		r.RetryAfterP90Ms = ms(loadgen.Percentile(retryAfter, 90))
+	}
+	if r.RetryAfterRetried > 0 {
+		pct := round(100*float64(r.RetryAfterOK)/float64(r.RetryAfterRetried), 1)
+		r.RetryAfterSuccessPct = &pct
+	}
+	var dLat, dTTFB []time.Duration
+	for _, x := range direct {
+		if inWindow(x) && x.OK() {
+			dLat, dTTFB = append(dLat, x.Latency), append(dTTFB, x.TTFB)
+		}
+	}
+	q, dq := loadgen.QuantilesOf(lat), loadgen.QuantilesOf(dLat)
+	r.P50Ms, r.P99Ms, r.BaseP50Ms, r.BaseP99Ms = q.P50, q.P99, dq.P50, dq.P99
+	r.P50AddedMs, r.P99AddedMs = round(q.P50-dq.P50, 1), round(q.P99-dq.P99, 1)
+	r.TTFBP50Ms, r.BaseTTFBP50Ms = loadgen.QuantilesOf(ttfb).P50, loadgen.QuantilesOf(dTTFB).P50
+	r.SendLagP99Ms = loadgen.QuantilesOf(lag).P99
+	r.Contended = r.SendLagP99Ms > contendedLag
+	return offered
+}
+
+// normalized is a response's usage in the PTU's normalized tokens.
+func (s setup) normalized(x loadgen.Result) float64 {
+	return float64(x.PromptTokens) + s.ratio*float64(x.CompletionTokens)
 }
 
 func sizeIndex(mix []loadgen.Size, name string) int {
