@@ -314,11 +314,13 @@ func TestRunClasses(t *testing.T) {
 	classes := []Class{{Name: "interactive", Key: "ik", Weight: 0.3}, {Name: "batch", Key: "bk", Weight: 0.7}}
 	for _, closed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("closed=%v", closed), func(t *testing.T) {
+			mu.Lock()
 			clear(keys)
+			mu.Unlock()
 			cfg := Config{URL: srv.URL, Key: "unused", Model: "gpt-4o", Rate: 1000, Duration: 200 * time.Millisecond,
 				Arrivals: Fixed, Seed: 4, Classes: classes}
 			if closed {
-				cfg.Rate, cfg.Requests = 0, 200
+				cfg.Rate, cfg.Requests, cfg.Duration = 0, 200, 30*time.Second
 			}
 			rep, err := Run(context.Background(), cfg)
 			if err != nil {
@@ -328,6 +330,8 @@ func TestRunClasses(t *testing.T) {
 				t.Fatalf("%d results, want 200", len(rep.Results))
 			}
 			n := map[string]int{}
+			mu.Lock()
+			defer mu.Unlock()
 			for _, r := range rep.Results {
 				if !r.OK() {
 					t.Fatalf("request %d: %+v", r.Seq, r)
