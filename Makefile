@@ -30,8 +30,10 @@ redis:
 	@redis-server --version
 
 # The gateway with Envoy in front of the bundled simulator; Ctrl-C stops all.
+# PLAN=WORKLOAD runs the plan `spillway plan` makes for a workload (docs/plan.md);
+# CONFIG=FILE and SIM=FILE run other gateway and simulator configs.
 run: build envoy
-	scripts/run.sh
+	PLAN='$(PLAN)' CONFIG='$(CONFIG)' SIM='$(SIM)' scripts/run.sh
 
 # Unit and end-to-end tests (real Envoy, spillway, simulator), with the race detector.
 test: envoy redis vet

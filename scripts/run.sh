@@ -1,11 +1,29 @@
 #!/usr/bin/env bash
 # Starts the demo: the Azure OpenAI simulator, spillway, and Envoy, all on
 # loopback, and stops all three on Ctrl-C. Used by `make run`.
+#
+#   PLAN=WORKLOAD   demo of a plan: `spillway plan -f WORKLOAD --sim` writes the
+#                   gateway and simulator configs of the plan, which then run
+#   CONFIG=FILE     the gateway config (default examples/gateway.yaml; its key
+#                   files are relative to its directory)
+#   SIM=FILE        the simulator config (default examples/sim.yaml)
+# Envoy's bootstrap is envoy/bootstrap.yaml: the config must keep the demo's
+# addresses (gateway 127.0.0.1:10000, control 127.0.0.1:18000, node id
+# spillway), as `spillway plan` writes them by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=bin/spillway
 LOGS=$(mktemp -d -t spillway-run-XXXX)
+CONFIG=${CONFIG:-examples/gateway.yaml}
+SIM=${SIM:-examples/sim.yaml}
+if [ -n "${PLAN:-}" ]; then
+	# The plan's configs and the demo keys they name go beside the logs.
+	CONFIG=$LOGS/gateway.yaml SIM=$LOGS/sim.yaml
+	cp -r examples/secrets "$LOGS/secrets"
+	"$BIN" plan -f "$PLAN" -o "$CONFIG" --sim http://127.0.0.1:8081 --sim-config "$SIM"
+	echo
+fi
 pids=()
 stop() {
 	trap - INT TERM EXIT
@@ -26,11 +44,15 @@ wait_for() { # name url
 	exit 1
 }
 
-"$BIN" sim --config examples/sim.yaml --listen 127.0.0.1:8081 >"$LOGS/sim.log" 2>&1 &
+# A config spillway refuses is reported here, with every problem, rather than
+# as a process that did not become ready.
+"$BIN" validate -c "$CONFIG"
+
+"$BIN" sim --config "$SIM" --listen 127.0.0.1:8081 >"$LOGS/sim.log" 2>&1 &
 pids+=($!)
 wait_for sim http://127.0.0.1:8081/_sim/ledger
 
-"$BIN" serve -c examples/gateway.yaml >"$LOGS/spillway.log" 2>&1 &
+"$BIN" serve -c "$CONFIG" >"$LOGS/spillway.log" 2>&1 &
 pids+=($!)
 wait_for spillway http://127.0.0.1:9464/healthz
 
@@ -44,22 +66,36 @@ done
 
 cat <<MSG
 
-spillway is up:
-  gateway (Envoy)     http://127.0.0.1:10000     client key: demo-key
-  spillway admin      http://127.0.0.1:9464      (/healthz, /metrics)
+spillway is up ($CONFIG, simulator $SIM):
+  gateway (Envoy)     http://127.0.0.1:10000     client key: demo-key (the demo configs')
+  spillway admin      http://127.0.0.1:9464      (/healthz, /metrics, /capacity)
   Envoy admin         http://127.0.0.1:9901
   simulator           http://127.0.0.1:8081      (/_sim/ledger shows what reached each deployment)
   logs                $LOGS
 
+MSG
+if [ "$CONFIG" = examples/gateway.yaml ]; then
+	cat <<'MSG'
 Try it (repeat it quickly to saturate the PTU and watch x-spillway-backend change):
 
-  curl -si http://127.0.0.1:10000/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21 \\
-    -H 'api-key: demo-key' -H 'content-type: application/json' \\
+  curl -si http://127.0.0.1:10000/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21 \
+    -H 'api-key: demo-key' -H 'content-type: application/json' \
     -d '{"messages":[{"role":"user","content":"Hello!"}],"max_tokens":200}'
 
 Force a PTU 429 to see a spillover at once: add -H 'x-sim-fault: 429@gpt-4o-ptu'
 
-Ctrl-C stops everything.
 MSG
+else
+	models=$(curl -fsS http://127.0.0.1:10000/openai/v1/models -H 'api-key: demo-key' 2>/dev/null |
+		python3 -c 'import json,sys; print(" ".join(m["id"] for m in json.load(sys.stdin)["data"]))' 2>/dev/null || true)
+	cat <<MSG
+Models: ${models:-(GET /openai/v1/models did not answer with the demo key)}
+Load it and read where the answers came from (docs/load.md):
+
+  $BIN load --model ${models%% *} --requests 200 --concurrency 8
+
+MSG
+fi
+echo "Ctrl-C stops everything."
 wait -n "${pids[@]}" || true
 echo "a process exited; see $LOGS" >&2
