@@ -72,20 +72,7 @@ func TestPlanToRunningGateway(t *testing.T) {
 	s := e2etest.StartStack(t, e2etest.Options{Bin: spillwayBin, SimYAML: string(simYAML), GatewayYAML: string(gwYAML), LogLevel: "info",
 		Secrets: map[string]string{"secrets/sim-api-key": "sim-key-1\n", "secrets/demo-client-key": "demo-key\n"}})
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	load := exec.CommandContext(ctx, spillwayBin, "load", "--url", s.GatewayURL, "--key", "demo-key", "--model", "gpt-4o",
-		"--requests", "12", "--concurrency", "3", "--timeout", "20s")
-	load.Stdout, load.Stderr = &stdout, &stderr
-	if err := load.Run(); err != nil {
-		t.Fatalf("load: %v\n%s", err, stderr.String())
-	}
-	for _, re := range []string{`\n  200 +12 +100\.0%`, `tokens by backend .*\n  gpt-4o-ptu-eastus2 +[1-9]`} {
-		if !regexp.MustCompile(re).MatchString(stdout.String()) {
-			t.Errorf("load report does not match %q:\n%s", re, stdout.String())
-		}
-	}
+	loadServedByPlannedPTU(t, s.GatewayURL, 12, 3)
 }
 
 // TestMakeRunPlan runs what `make run PLAN=WORKLOAD` runs (scripts/run.sh),
@@ -138,20 +125,7 @@ func TestMakeRunPlan(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	load := exec.CommandContext(ctx, spillwayBin, "load", "--url", gateway, "--key", "demo-key", "--model", "gpt-4o",
-		"--requests", "6", "--concurrency", "2", "--timeout", "20s")
-	load.Stdout, load.Stderr = &stdout, &stderr
-	if err := load.Run(); err != nil {
-		t.Fatalf("load: %v\n%s", err, stderr.String())
-	}
-	for _, re := range []string{`\n  200 +6 +100\.0%`, `tokens by backend .*\n  gpt-4o-ptu-eastus2 +[1-9]`} {
-		if !regexp.MustCompile(re).MatchString(stdout.String()) {
-			t.Errorf("load report does not match %q:\n%s", re, stdout.String())
-		}
-	}
+	loadServedByPlannedPTU(t, gateway, 6, 2)
 
 	// SIGINT to the script alone (Ctrl-C reaches the whole group): its trap
 	// must stop what it started.
@@ -168,5 +142,26 @@ func TestMakeRunPlan(t *testing.T) {
 			continue
 		}
 		l.Close()
+	}
+}
+
+// loadServedByPlannedPTU runs `spillway load` (n requests, c at a time) on
+// the gateway of smallWorkload's plan and checks every answer was a 200 and
+// the planned PTU served tokens.
+func loadServedByPlannedPTU(t *testing.T, gateway string, n, c int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	load := exec.CommandContext(ctx, spillwayBin, "load", "--url", gateway, "--key", "demo-key", "--model", "gpt-4o",
+		"--requests", strconv.Itoa(n), "--concurrency", strconv.Itoa(c), "--timeout", "20s")
+	load.Stdout, load.Stderr = &stdout, &stderr
+	if err := load.Run(); err != nil {
+		t.Fatalf("load: %v\n%s", err, stderr.String())
+	}
+	for _, re := range []string{fmt.Sprintf(`\n  200 +%d +100\.0%%`, n), `tokens by backend .*\n  gpt-4o-ptu-eastus2 +[1-9]`} {
+		if !regexp.MustCompile(re).MatchString(stdout.String()) {
+			t.Errorf("load report does not match %q:\n%s", re, stdout.String())
+		}
 	}
 }
