@@ -212,10 +212,11 @@ func (b *backend) coolingUntil() time.Time {
 // available reports whether the backend is out of cooldown at now.
 func (b *backend) available(now time.Time) bool { return !now.Before(b.coolingUntil()) }
 
-// fits reports whether the backend's windows or bucket can take cost now.
-func (b *backend) fits(now time.Time, cost int64) bool {
+// fits reports whether the backend's windows or bucket can take cost now,
+// leaving reserve free on a PTU (a lower priority's headroom).
+func (b *backend) fits(now time.Time, cost, reserve int64) bool {
 	if b.bucket != nil {
-		return b.bucket.fits(now, float64(cost))
+		return b.bucket.fits(now, float64(cost), float64(reserve))
 	}
 	return b.requests.fits(now, 1) && b.tokens.fits(now, cost)
 }
@@ -232,18 +233,19 @@ func (b *backend) headroom(now time.Time, cost int64) float64 {
 }
 
 // recovery is the earliest time at or after now when the backend is out of
-// cooldown and can take cost, assuming nothing else is charged.
-func (b *backend) recovery(now time.Time, cost int64) time.Time {
+// cooldown and can take cost after ahead (charged in full before it),
+// assuming nothing else is charged.
+func (b *backend) recovery(now time.Time, cost, ahead int64) time.Time {
 	t := now
 	if c := b.coolingUntil(); c.After(t) {
 		t = c
 	}
 	var room time.Time
 	if b.bucket != nil {
-		room = b.bucket.roomAt(now, float64(cost))
+		room = b.bucket.roomAt(now, float64(cost), float64(ahead))
 	} else {
-		room = b.tokens.roomAt(now, cost)
-		if r := b.requests.roomAt(now, 1); r.After(room) {
+		room = b.tokens.roomAt(now, cost, ahead)
+		if r := b.requests.roomAt(now, 1, 0); r.After(room) {
 			room = r
 		}
 	}

@@ -10,10 +10,10 @@ import (
 // real cost on completion, and the level drains continuously at capacity
 // tokens per token window. Utilization is level/capacity.
 //
-// A request has room when level + cost stays within capacity (Azure admits
-// while below 100 %; the model keeps the request that would cross 100 % off
-// the PTU, which costs no PTU throughput because a non-empty bucket drains at
-// full rate). A request larger than capacity has room only in an empty bucket.
+// A request has room when the level plus the smaller of its cost and 1 % of
+// the capacity stays within it (admitSlack): like Azure, which admits any
+// request while below 100 %, with a 1 % margin for the moments between the
+// model's charge and the deployment's. The request is charged in full.
 type bucket struct {
 	capacity float64 // tokens at 100 %, as configured
 	rate     float64 // tokens drained per nanosecond, as configured
@@ -59,19 +59,22 @@ func (b *bucket) add(now time.Time, n float64) {
 	b.level = math.Max(0, b.level+n)
 }
 
-func (b *bucket) fits(now time.Time, cost float64) bool {
+// fits reports whether cost has room at now, leaving reserve free: whether
+// the level plus reserve plus the admission charge of cost (admitCharge)
+// stays within the limit.
+func (b *bucket) fits(now time.Time, cost, reserve float64) bool {
 	b.drain(now)
 	limit := b.limit()
-	return b.level+cost <= limit+epsilon || (b.level <= epsilon && cost > limit)
+	return b.level+reserve+min(cost, admitSlack*limit) <= limit+epsilon
 }
 
 // roomAt returns the earliest time at or after now when cost has room,
 // assuming nothing more is added.
-func (b *bucket) roomAt(now time.Time, cost float64) time.Time {
-	if b.fits(now, cost) {
+func (b *bucket) roomAt(now time.Time, cost, reserve float64) time.Time {
+	if b.fits(now, cost, reserve) {
 		return now
 	}
-	target := max(0, b.limit()-cost)
+	target := max(0, b.limit()-reserve-min(cost, admitSlack*b.limit()))
 	ns := math.Ceil((b.level - target) / (b.rate * b.eff))
 	if ns > float64(math.MaxInt64/2) {
 		ns = float64(math.MaxInt64 / 2)

@@ -30,29 +30,37 @@ func TestBucket(t *testing.T) {
 	t.Run("fits and roomAt", func(t *testing.T) {
 		fresh := func() *bucket { // buckets only move forward: one per question
 			b := newBucket(600, time.Minute, epoch)
-			b.add(epoch, 550)
+			b.add(epoch, 590)
 			return b
 		}
+		// A request has room while the level plus the smaller of its cost
+		// and 1 % of the capacity (6) stays within 600: any size, as Azure.
 		b := fresh()
-		if !b.fits(epoch, 50) || b.fits(epoch, 51) {
-			t.Error("fits wrong at level 550 of 600")
+		if !b.fits(epoch, 4, 0) || !b.fits(epoch, 6, 0) || !b.fits(epoch, 900, 0) || b.fits(epoch, 6, 5) {
+			t.Error("fits wrong at level 590 of 600")
 		}
-		for _, cost := range []float64{50, 51, 100, 600, 900} {
-			got := fresh().roomAt(epoch, cost)
-			if !fresh().fits(got, cost) {
+		b.add(epoch, 5) // 595
+		if b.fits(epoch, 6, 0) || !b.fits(epoch, 5, 0) || b.fits(epoch, 900, 0) {
+			t.Error("fits wrong at level 595 of 600")
+		}
+		for _, cost := range []float64{5, 6, 50, 600, 900} {
+			late := func() *bucket { b := fresh(); b.add(epoch, 8); return b } // 598
+			got := late().roomAt(epoch, cost, 0)
+			if !late().fits(got, cost, 0) {
 				t.Errorf("cost %v does not fit at roomAt %v", cost, got.Sub(epoch))
 			}
-			if got.After(epoch) && fresh().fits(got.Add(-time.Millisecond), cost) {
+			if got.After(epoch) && late().fits(got.Add(-time.Millisecond), cost, 0) {
 				t.Errorf("cost %v fits 1ms before roomAt %v", cost, got.Sub(epoch))
 			}
 		}
-		// 100 tokens need the level at 500: 50 tokens drain in 5 s.
-		if got := fresh().roomAt(epoch, 100); got.Sub(epoch).Round(time.Millisecond) != 5*time.Second {
-			t.Errorf("roomAt(100) = %v, want 5s", got.Sub(epoch))
-		}
-		// Oversized: only an empty bucket, 55 s.
-		if got := fresh().roomAt(epoch, 900); got.Sub(epoch).Round(time.Millisecond) != 55*time.Second {
-			t.Errorf("roomAt(900) = %v, want 55s", got.Sub(epoch))
+		// At 598, 100 tokens need the level at 594: 4 tokens drain in 0.4 s,
+		// and so does any larger request.
+		for _, cost := range []float64{100, 900} {
+			b := fresh()
+			b.add(epoch, 8)
+			if got := b.roomAt(epoch, cost, 0); got.Sub(epoch).Round(time.Millisecond) != 400*time.Millisecond {
+				t.Errorf("roomAt(%v) = %v, want 400ms", cost, got.Sub(epoch))
+			}
 		}
 	})
 }

@@ -23,11 +23,18 @@ func TestChoose(t *testing.T) {
 			want: []string{"p", "a"},
 		},
 		{
-			name:  "ptu without room is not listed",
+			name:  "ptu without room (less than 1 % left) is not listed",
 			specs: []BackendSpec{ptu("p", 1000), tpm("a", 1000, 0)},
-			setup: func(m *Model) { mustChoose(m, "p", 900) },
+			setup: func(m *Model) { mustChoose(m, "p", 991) },
 			cands: []string{"p", "a"}, cost: 101,
 			want: []string{"a"},
+		},
+		{
+			name:  "ptu below its limit takes a request of any size, as Azure",
+			specs: []BackendSpec{ptu("p", 1000), tpm("a", 1000, 0)},
+			setup: func(m *Model) { mustChoose(m, "p", 990) },
+			cands: []string{"p", "a"}, cost: 500,
+			want: []string{"p", "a"},
 		},
 		{
 			name:  "ptu exactly full still takes what fits",
@@ -107,13 +114,13 @@ func TestChoose(t *testing.T) {
 		{
 			name:  "no room anywhere",
 			specs: []BackendSpec{ptu("p", 100), tpm("a", 100, 0)},
-			cands: all, cost: 101,
-			setup: func(m *Model) { mustChoose(m, "p", 1); mustChoose(m, "a", 1) },
+			cands: all, cost: 50,
+			setup: func(m *Model) { mustChoose(m, "p", 100); mustChoose(m, "a", 100) },
 		},
 		{
-			name:  "oversized request takes an empty backend",
+			name:  "oversized request: charged in full where it is admitted",
 			specs: []BackendSpec{ptu("p", 100), tpm("a", 100, 0)},
-			setup: func(m *Model) { mustChoose(m, "p", 1) },
+			setup: func(m *Model) { mustChoose(m, "p", 100) },
 			cands: all, cost: 500,
 			want: []string{"a"},
 		},
@@ -187,15 +194,17 @@ func TestChooseSpillsAndReturns(t *testing.T) {
 	if want := []string{"p", "p", "p", "p", "p", "p", "a", "a"}; !slices.Equal(got, want) {
 		t.Errorf("first 8 went to %v, want %v", got, want)
 	}
-	clk.Advance(9999 * time.Millisecond) // 99.99 tokens drained: not yet
+	// The PTU is at 600: a request has room again once 1 % (6 tokens) has
+	// drained, whatever its size.
+	clk.Advance(599 * time.Millisecond)
 	if p, _ := m.Choose(cands, 100); p.Order[0] != "a" {
-		t.Errorf("after 9.999 s chose %s, want a", p.Order[0])
+		t.Errorf("after 0.599 s chose %s, want a", p.Order[0])
 	} else {
 		p.Reservation.Release()
 	}
 	clk.Advance(time.Millisecond)
 	if p, _ := m.Choose(cands, 100); p.Order[0] != "p" {
-		t.Errorf("after 10 s chose %s, want p", p.Order[0])
+		t.Errorf("after 0.6 s chose %s, want p", p.Order[0])
 	}
 }
 
@@ -216,8 +225,8 @@ func TestRecovery(t *testing.T) {
 	mustChoose(m, "a", 1000)
 	m.Observe("b", 429, headers("retry-after", "7"), nil)
 	t.Run("bucket drain", func(t *testing.T) {
-		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 10*time.Second {
-			t.Errorf("p recovers after %v, want 10s", got)
+		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 600*time.Millisecond {
+			t.Errorf("p recovers after %v, want 600ms (1 %% drained)", got)
 		}
 	})
 	t.Run("window slide", func(t *testing.T) {
@@ -232,14 +241,14 @@ func TestRecovery(t *testing.T) {
 	})
 	t.Run("cooldown and room: the later", func(t *testing.T) {
 		// A 429 says the PTU is at 100 % until its retry time: the bucket
-		// is filled to 600 + 2 s of drain (20), and 100 has room 12 s on.
+		// is filled to 600 + 2 s of drain (20), and has room 0.6 s later.
 		m.Observe("p", 429, headers("retry-after-ms", "2000"), nil)
-		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 12*time.Second {
-			t.Errorf("p recovers after %v, want 12s", got)
+		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 2600*time.Millisecond {
+			t.Errorf("p recovers after %v, want 2.6s", got)
 		}
 		m.Observe("p", 429, headers("retry-after", "12"), nil)
-		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 22*time.Second {
-			t.Errorf("p recovers after %v, want 22s", got)
+		if got := m.Recovery([]string{"p"}, 100).Sub(now).Round(time.Millisecond); got != 12600*time.Millisecond {
+			t.Errorf("p recovers after %v, want 12.6s", got)
 		}
 	})
 	t.Run("earliest of candidates", func(t *testing.T) {

@@ -28,11 +28,12 @@ func TestChooseListsSparesLast(t *testing.T) {
 func TestAdmitOverflowsWhenWaitingIsLonger(t *testing.T) {
 	ctx := context.Background()
 	t.Run("no room within MaxWait: sent to the spare at once", func(t *testing.T) {
-		m, _ := newTestModel(t, Options{MaxWait: 3 * time.Second}, ptu("p", 1000), tpm("a", 1000, 0))
+		m, _ := newTestModel(t, Options{MaxWait: 500 * time.Millisecond}, ptu("p", 1000), tpm("a", 1000, 0))
 		mustChoose(m, "a", 1000)
 		full, _ := m.Choose([]string{"p"}, 1000)
-		full.Reservation.Settle(1000)                                          // nothing in flight: nothing to free room early
-		p, err := m.Admit(ctx, Ask{Candidates: []string{"p", "a"}, Cost: 200}) // room in 12 s
+		full.Reservation.Settle(1000) // nothing in flight: nothing to free room early
+		// p has room once 1 % (10 tokens) has drained: in 600 ms.
+		p, err := m.Admit(ctx, Ask{Candidates: []string{"p", "a"}, Cost: 200})
 		if err != nil || p.Fit != 0 || !slices.Equal(p.Order, []string{"p", "a"}) {
 			t.Fatalf("Admit = %+v, %v; want an overflow to p then a", p, err)
 		}
@@ -41,19 +42,20 @@ func TestAdmitOverflowsWhenWaitingIsLonger(t *testing.T) {
 		}
 	})
 	t.Run("held behind the queue only while the whole queue is served in time", func(t *testing.T) {
-		m, clk := newTestModel(t, Options{MaxWait: 3 * time.Second}, ptu("p", 600)) // 10 tokens/s
+		m, clk := newTestModel(t, Options{MaxWait: 2 * time.Second}, ptu("p", 600)) // 10 tokens/s
 		h := newWaitHarness(t, m)
 		mustChoose(m, "p", 600)
-		first := h.start(ctx, "c", []string{"p"}, 20) // room in 2 s: held
+		first := h.start(ctx, "c", []string{"p"}, 20) // room once 6 tokens drained, in 0.6 s: held
 		h.waiting(1)
-		// 20 + 20 has room in 4 s > 3 s: the second is not held.
+		// Behind the first's 20, the second has room once 26 have drained:
+		// 2.6 s > 2 s, so it is not held.
 		p, err := m.Admit(ctx, Ask{Consumer: "c", Candidates: []string{"p"}, Cost: 20})
 		if err != nil || p.Fit != 0 || p.Order[0] != "p" {
 			t.Fatalf("second = %+v, %v; want an overflow", p, err)
 		}
 		h.waiting(1)
 		p.Reservation.Release() // the deployment refused it after all
-		clk.Advance(2 * time.Second)
+		clk.Advance(600 * time.Millisecond)
 		if r := h.result("first", first); r.err != nil {
 			t.Fatal(r.err)
 		}
@@ -143,9 +145,11 @@ func TestEffectiveCapacity(t *testing.T) {
 		if s := state(t, m, "a"); s.Effective != effectiveCut || s.RemainingTokens != 850-100 {
 			t.Fatalf("after the cut: %+v, want 850 effective tokens less the 100 charged", s)
 		}
-		if _, ok := m.Choose([]string{"a"}, 800); ok {
-			t.Fatal("800 more fit in a window whose effective limit is 850 with 100 used")
+		more, _ := m.Choose([]string{"a"}, 745) // 845 of the effective 850: less than 1 % (8) left
+		if _, ok := m.Choose([]string{"a"}, 10); ok {
+			t.Fatal("a request fit in a window whose effective limit is 850 with 845 used")
 		}
+		more.Reservation.Release()
 		p.Reservation.Settle(500) // 500 of 1000 accepted: +5 %
 		m.Sync()
 		if got := state(t, m, "a").Effective; math.Abs(got-(effectiveCut+effectiveGain*0.5)) > 1e-12 {
@@ -192,15 +196,15 @@ func TestRetryAt(t *testing.T) {
 	ask := func(priority int) Ask {
 		return Ask{Consumer: "c", Candidates: []string{"p"}, Cost: 20, Priority: priority}
 	}
-	if got := m.RetryAt(ask(2)).Sub(epoch); got != 2*time.Second {
-		t.Fatalf("RetryAt = +%v with nothing held, want +2s (20 tokens drained)", got)
+	if got := m.RetryAt(ask(2)).Sub(epoch); got != 600*time.Millisecond {
+		t.Fatalf("RetryAt = +%v with nothing held, want +600ms (1 %% drained)", got)
 	}
 	go func() { _, _ = m.Admit(ctx, Ask{Consumer: "b", Candidates: []string{"p"}, Cost: 30, Priority: 1}) }()
-	<-h.enq // held: room for 30 in 3 s
-	if got := m.RetryAt(ask(2)).Sub(epoch); got != 5*time.Second {
-		t.Errorf("a batch request's RetryAt = +%v behind a held standard one of 30, want +5s", got)
+	<-h.enq // held: room in 0.6 s
+	if got := m.RetryAt(ask(2)).Sub(epoch); got != 3600*time.Millisecond {
+		t.Errorf("a batch request's RetryAt = +%v behind a held standard one of 30, want +3.6s (30 + 6 drained)", got)
 	}
-	if got := m.RetryAt(ask(0)).Sub(epoch); got != 2*time.Second {
-		t.Errorf("an interactive request's RetryAt = +%v, want +2s: it goes before the standard one", got)
+	if got := m.RetryAt(ask(0)).Sub(epoch); got != 600*time.Millisecond {
+		t.Errorf("an interactive request's RetryAt = +%v, want +600ms: it goes before the standard one", got)
 	}
 }

@@ -36,6 +36,17 @@ func gainEffective(eff float64, tokens, limit int64) float64 {
 	return math.Min(1, eff+effectiveGain*float64(max(0, tokens))/float64(limit))
 }
 
+// admitSlack is the most of a request's cost that must fit below a
+// backend's limit for the model to admit it: a request has room when the
+// backend's use plus the smaller of its cost and 1 % of the limit stays
+// within the limit. Azure admits any request while a deployment is below
+// its limit, whatever its size; requiring the whole cost to fit instead
+// turns large requests away whenever small ones keep the backend near full
+// (past total capacity the model then served as many requests as reactive
+// routing but a sixth fewer tokens). The 1 % keeps a margin for the few
+// milliseconds between the model's charge and the backend's.
+const admitSlack = 0.01
+
 // effectiveLimit is limit scaled by eff, at least 1.
 func effectiveLimit(limit int64, eff float64) int64 {
 	return max(1, int64(math.Floor(float64(limit)*eff)))

@@ -17,11 +17,11 @@ func TestChooseHeadroom(t *testing.T) {
 		want     []string // backends with room, in order
 	}{
 		{"no headroom: the PTU up to full", 700, 300, 0, []string{"p", "a"}},
-		{"headroom 0.2: the PTU only while 200 stay free", 500, 300, 0.2, []string{"p", "a"}},
-		{"headroom 0.2: spills before the last 200", 600, 300, 0.2, []string{"a"}},
-		{"headroom 0.2: the higher priority still takes it", 600, 300, 0, []string{"p", "a"}},
+		{"headroom 0.2: the PTU while 200 (and 1 %) stay free", 790, 300, 0.2, []string{"p", "a"}},
+		{"headroom 0.2: spills before the last 200", 791, 300, 0.2, []string{"a"}},
+		{"headroom 0.2: the higher priority still takes it", 791, 300, 0, []string{"p", "a"}},
 		{"an empty PTU takes any request, as without headroom", 0, 900, 0.5, []string{"p", "a"}},
-		{"headroom never applies to TPM", 1, 900, 0.5, []string{"a"}},
+		{"headroom never applies to TPM", 600, 900, 0.5, []string{"a"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, _ := newTestModel(t, Options{}, ptu("p", 1000), tpm("a", 1000, 0))
@@ -52,8 +52,8 @@ func TestOverflowLeavesHeadroom(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, _ := newTestModel(t, Options{}, ptu("p", 1000), tpm("a", 1000, 0))
-			mustChoose(m, "p", 900)
-			mustChoose(m, "a", 900)
+			mustChoose(m, "p", 995) // less than 1 % left on each
+			mustChoose(m, "a", 995)
 			p, ok := m.ChooseFor(Ask{Candidates: c.cands, Cost: 300, Headroom: c.headroom, Overflow: true})
 			if ok != (c.want != nil) || ok && (p.Fit != 0 || !slices.Equal(p.Order, c.want)) {
 				t.Fatalf("Choose = %v (%d with room), %v; want %v, none with room", p.Order, p.Fit, ok, c.want)

@@ -89,7 +89,7 @@ func (s *memStore) Choose(now time.Time, a Ask, cost int64) (Choice, error) {
 		}
 		b.pass = s.pass // listed twice: once is enough
 		reserve := b.reserve(a.Headroom)
-		if !b.available(now) || !b.fits(now, b.spec.Cost(cost, out)+reserve) {
+		if !b.available(now) || !b.fits(now, b.spec.Cost(cost, out), reserve) {
 			if i == 0 {
 				first = b.skip(now)
 			}
@@ -159,7 +159,7 @@ func (b *backend) skip(now time.Time) Skip {
 	return SkipFull
 }
 
-func (s *memStore) Recovery(now time.Time, candidates []string, cost, output int64) (time.Time, bool, error) {
+func (s *memStore) Recovery(now time.Time, candidates []string, d, ahead Demand) (time.Time, bool, error) {
 	var best time.Time
 	inflight := false
 	for _, name := range candidates {
@@ -168,7 +168,7 @@ func (s *memStore) Recovery(now time.Time, candidates []string, cost, output int
 			continue
 		}
 		inflight = inflight || b.inflight > 0
-		if t := b.recovery(now, b.spec.Cost(cost, output)); best.IsZero() || t.Before(best) {
+		if t := b.recovery(now, b.spec.Cost(d.Cost, d.Output), b.spec.Cost(ahead.Cost, ahead.Output)); best.IsZero() || t.Before(best) {
 			best = t
 		}
 	}
@@ -221,7 +221,7 @@ func (s *memStore) charge(now time.Time, h *memHeld, name string) {
 	}
 	cost := b.spec.Cost(h.ask, h.out)
 	h.cost = cost
-	h.fit = b.available(now) && b.fits(now, cost)
+	h.fit = b.available(now) && b.fits(now, cost, 0)
 	b.inflight++
 	b.reserved += int(cost)
 	if b.bucket != nil {

@@ -169,16 +169,16 @@ func (m *Model) Recovery(candidates []string, cost int) time.Time {
 	now := m.clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	t, _ := m.recoveryLocked(now, candidates, int64(max(0, cost)), 0)
+	t, _ := m.recoveryLocked(now, candidates, Demand{Cost: int64(max(0, cost))}, Demand{})
 	return t
 }
 
-func (m *Model) recoveryLocked(now time.Time, candidates []string, cost, output int64) (time.Time, bool) {
+func (m *Model) recoveryLocked(now time.Time, candidates []string, d, ahead Demand) (time.Time, bool) {
 	st := m.storeLocked()
-	t, inflight, err := st.Recovery(now, candidates, cost, output)
+	t, inflight, err := st.Recovery(now, candidates, d, ahead)
 	if err != nil {
 		m.failLocked(err)
-		t, inflight, _ = m.local.Recovery(now, candidates, cost, output)
+		t, inflight, _ = m.local.Recovery(now, candidates, d, ahead)
 	}
 	return t, inflight
 }

@@ -72,7 +72,7 @@ func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 	// max_tokens; a PTU refunds the difference on settlement).
 	out := int64(max(0, a.Output))
 	aheadCost, aheadOut := m.q.ahead(a.priority())
-	rec, inflight := m.recoveryLocked(now, a.Candidates, c+aheadCost, out+aheadOut)
+	rec, inflight := m.recoveryLocked(now, a.Candidates, Demand{c, out}, Demand{aheadCost, aheadOut})
 	if rec.IsZero() || rec.After(now.Add(m.opts.MaxWait)) && (m.q.n > 0 || !inflight) {
 		// Waiting would not get it served in time: send it anyway to a
 		// backend out of cooldown (Azure admits while below its limit,
@@ -141,7 +141,7 @@ func (m *Model) RetryAt(a Ask) time.Time {
 
 func (m *Model) retryAtLocked(now time.Time, a Ask) time.Time {
 	cost, out := m.q.ahead(a.priority())
-	t, _ := m.recoveryLocked(now, a.Candidates, int64(max(0, a.Cost))+cost, int64(max(0, a.Output))+out)
+	t, _ := m.recoveryLocked(now, a.Candidates, Demand{int64(max(0, a.Cost)), int64(max(0, a.Output))}, Demand{cost, out})
 	return t
 }
 
@@ -210,7 +210,7 @@ func (m *Model) armLocked(now time.Time) {
 	var at time.Time
 	for _, cq := range q.ring {
 		w := cq.ws[0]
-		if t, _ := m.recoveryLocked(now, w.ask.Candidates, w.cost, int64(max(0, w.ask.Output))); !t.IsZero() && (at.IsZero() || t.Before(at)) {
+		if t, _ := m.recoveryLocked(now, w.ask.Candidates, Demand{w.cost, int64(max(0, w.ask.Output))}, Demand{}); !t.IsZero() && (at.IsZero() || t.Before(at)) {
 			at = t
 		}
 	}

@@ -100,8 +100,8 @@ func TestWait(t *testing.T) {
 		m, clk := newTestModel(t, Options{MaxWait: 20 * time.Second}, ptu("p", 600))
 		h := newWaitHarness(t, m)
 		mustChoose(m, "p", 600)
-		res := h.start(ctx, "c", cands, 100) // 100 tokens drain in 10 s
-		clk.Advance(9990 * time.Millisecond)
+		res := h.start(ctx, "c", cands, 100) // room once 1 % (6 tokens) has drained: 600 ms
+		clk.Advance(590 * time.Millisecond)
 		h.waiting(1)
 		clk.Advance(10 * time.Millisecond)
 		h.waiting(0)
@@ -114,14 +114,14 @@ func TestWait(t *testing.T) {
 		h := newWaitHarness(t, m)
 		m.Observe("p", 429, headers("retry-after-ms", "500"), nil)
 		m.Observe("a", 429, headers("retry-after", "2"), nil)
-		// p is at 100 % when its cooldown ends (room for 100 six seconds
-		// later); a has room when its own ends.
+		// p is at 100 % when its cooldown ends and has room 1 % of its
+		// capacity later (600 ms); a's cooldown ends at 2 s.
 		res := h.start(ctx, "c", []string{"p", "a"}, 100)
-		clk.Advance(1999 * time.Millisecond)
+		clk.Advance(1098 * time.Millisecond)
 		h.waiting(1)
-		clk.Advance(time.Millisecond)
+		clk.Advance(3 * time.Millisecond)
 		r := h.result("waiter", res)
-		if r.err != nil || !slices.Equal(r.plan.Order, []string{"a", "p"}) || r.plan.Fit != 1 {
+		if r.err != nil || !slices.Equal(r.plan.Order, []string{"p"}) || r.plan.Fit != 1 {
 			t.Fatalf("Wait = %+v, %v", r.plan, r.err)
 		}
 	})
@@ -185,9 +185,9 @@ func TestWait(t *testing.T) {
 	t.Run("newcomers queue behind waiters", func(t *testing.T) {
 		m, _ := newTestModel(t, Options{MaxWait: time.Hour}, ptu("p", 1000))
 		h := newWaitHarness(t, m)
-		held, _ := m.Choose(cands, 950)
-		first := h.start(ctx, "c", cands, 100)
-		second := h.start(ctx, "c", cands, 10) // fits, but c's earlier request waits
+		held, _ := m.Choose(cands, 995)
+		first := h.start(ctx, "c", cands, 100) // needs 1 % (10) free
+		second := h.start(ctx, "c", cands, 3)  // fits, but c's earlier request waits
 		h.waiting(2)
 		held.Reservation.Release()
 		for name, res := range map[string]chan waitResult{"first": first, "second": second} {
@@ -231,25 +231,35 @@ func TestWaitFairness(t *testing.T) {
 }
 
 func TestWaitHeadOfLine(t *testing.T) {
-	// A consumer's big request holds back its own later small one, not other consumers'.
+	// A consumer's request that does not fit yet holds back its own later
+	// one, not other consumers'. A request has room while 1 % is left
+	// whatever its size, so the one that does not fit is a batch request
+	// leaving half of the PTU free.
 	m, _ := newTestModel(t, Options{MaxWait: time.Hour}, ptu("p", 100))
 	h := newWaitHarness(t, m)
 	cands := []string{"p"}
 	held, _ := m.Choose(cands, 50)
 	held2, _ := m.Choose(cands, 50)
 	ctx := context.Background()
-	big := h.start(ctx, "A", cands, 100)
-	small := h.start(ctx, "A", cands, 10)
-	other := h.start(ctx, "B", cands, 10)
-	held.Reservation.Release() // 50 free: B's fits, A's head does not
+	admit := func(consumer string, cost int, headroom float64) chan waitResult {
+		res := make(chan waitResult, 1)
+		go func() {
+			p, err := m.Admit(ctx, Ask{Consumer: consumer, Candidates: cands, Cost: cost, Headroom: headroom})
+			res <- waitResult{p, err}
+		}()
+		<-h.enq
+		return res
+	}
+	big := admit("A", 100, 0.5)
+	small := admit("A", 10, 0)
+	other := admit("B", 10, 0)
+	held.Reservation.Release() // 50 used: B's fits, A's head (needs 51 free) does not
 	ro := h.result("other", other)
 	if ro.err != nil {
 		t.Fatal(ro.err)
 	}
 	h.waiting(2)
-	held2.Reservation.Release() // 90 free: A's head still does not fit
-	h.waiting(2)
-	ro.plan.Reservation.Release() // 100 free: A's big, then nothing
+	held2.Reservation.Release() // 10 used: A's head, then nothing (110 used)
 	rb := h.result("big", big)
 	if rb.err != nil {
 		t.Fatal(rb.err)
@@ -259,6 +269,7 @@ func TestWaitHeadOfLine(t *testing.T) {
 	if r := h.result("small", small); r.err != nil {
 		t.Fatal(r.err)
 	}
+	ro.plan.Reservation.Release()
 }
 
 func TestWaitConcurrentRealClock(t *testing.T) {
@@ -348,17 +359,18 @@ func TestWaitPriorities(t *testing.T) {
 	t.Run("a lower priority waits behind higher ones no longer than half of MaxWait", func(t *testing.T) {
 		m, clk := newTestModel(t, Options{MaxWait: 12 * time.Second}, ptu("p", 600)) // 10 tokens/s
 		h := newWaitHarness(t, m)
-		mustChoose(m, "p", 600)
+		// At 100 % until 10 s, then room for one request 1 % (600 ms) later.
+		m.Observe("p", 429, headers("retry-after", "10"), nil)
 		batch := start(h, "batch", 2)
-		clk.Advance(3 * time.Second)
+		clk.Advance(6 * time.Second)
 		interactive := start(h, "interactive", 0)
 		h.waiting(2)
-		clk.Advance(7 * time.Second) // 100 drained: room for one; batch has waited 10 s ≥ 6 s
+		clk.Advance(4700 * time.Millisecond) // batch has waited 10.7 s ≥ 6 s, interactive 4.7 s
 		if r := h.result("batch", batch); r.err != nil {
 			t.Fatalf("batch, waiting past half of MaxWait, was not served first: %v", r.err)
 		}
 		h.waiting(1)
-		clk.Advance(5 * time.Second) // the interactive one's MaxWait: the batch took the room
+		clk.Advance(7300 * time.Millisecond) // the interactive one's MaxWait: the batch took the room
 		if r := h.result("interactive", interactive); !errors.Is(r.err, ErrNoCapacity) {
 			t.Fatalf("interactive: %+v, %v; want no capacity at its MaxWait", r.plan, r.err)
 		}

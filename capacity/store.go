@@ -19,9 +19,10 @@ type Store interface {
 	// charges cost to the first under the reservation id. A nil Order means
 	// no candidate has room; nothing is charged then.
 	Choose(now time.Time, a Ask, cost int64) (Choice, error)
-	// Recovery is the earliest time one of candidates can take cost (zero
-	// if none is known), and whether any has requests in flight.
-	Recovery(now time.Time, candidates []string, cost, output int64) (at time.Time, inflight bool, err error)
+	// Recovery is the earliest time one of candidates can take d after
+	// ahead (requests held before it, charged in full) (zero if none is
+	// known), and whether any has requests in flight.
+	Recovery(now time.Time, candidates []string, d, ahead Demand) (at time.Time, inflight bool, err error)
 	// Move moves h's charge to backend and returns the handle that now
 	// holds it.
 	Move(now time.Time, h Held, backend string) (Held, error)
@@ -35,6 +36,10 @@ type Store interface {
 	// States reports every backend, sorted by name.
 	States(now time.Time) ([]BackendState, error)
 }
+
+// Demand is tokens asked of a backend: a cost and the part of it that is
+// output (which a PTU weighs by its output ratio).
+type Demand struct{ Cost, Output int64 }
 
 // Choice is a Store's answer to Choose.
 type Choice struct {

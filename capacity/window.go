@@ -7,9 +7,9 @@ import "time"
 // was charged during the last `length`, in equal bins: an amount leaves one
 // window length after the start of the bin it was charged in.
 //
-// A request has room when the total plus its cost stays within the limit. A
-// request larger than the whole limit has room only in an empty window (Azure
-// admits a request while the total is below the limit and charges it in full).
+// A request has room when the total plus the smaller of its cost and 1 % of
+// the limit stays within the limit (admitSlack): Azure admits a request
+// while the total is below the limit and charges it in full.
 type window struct {
 	limit int64 // as configured: what the backend's remaining counts are against
 	// room is the effective limit, what fits and roomAt allow (see
@@ -68,9 +68,14 @@ func (w *window) used(now time.Time) int64 {
 	return w.total
 }
 
+// fitsInt reports whether cost has room in a window with used of limit
+// taken: whether used plus its admission charge stays within the limit.
 func fitsInt(used, cost, limit int64) bool {
-	return used+cost <= limit || (used <= 0 && cost > limit)
+	return used+min(cost, slackOf(limit)) <= limit
 }
+
+// slackOf is a window's admitSlack in whole units, at least 1.
+func slackOf(limit int64) int64 { return max(1, limit/100) }
 
 // fits reports whether cost has room at now.
 func (w *window) fits(now time.Time, cost int64) bool {
@@ -120,14 +125,11 @@ func (w *window) correct(now time.Time, delta int64) {
 
 // roomAt returns the earliest time at or after now when cost has room,
 // assuming nothing more is charged.
-func (w *window) roomAt(now time.Time, cost int64) time.Time {
+func (w *window) roomAt(now time.Time, cost, reserve int64) time.Time {
 	w.advance(now)
-	if fitsInt(w.total, cost, w.room) {
+	need := w.total + reserve + min(cost, slackOf(w.room)) - w.room
+	if need <= 0 {
 		return now
-	}
-	need := w.total // to empty the window, for a cost above the limit
-	if cost <= w.room {
-		need = w.total + cost - w.room
 	}
 	size := int64(len(w.bins))
 	var freed int64

@@ -21,29 +21,21 @@ func TestWindow(t *testing.T) {
 			}
 		}
 	})
-	t.Run("fits while total plus cost within limit", func(t *testing.T) {
+	t.Run("fits while 1 % of the limit is left, whatever the cost", func(t *testing.T) {
 		w := newWindow(100, time.Minute, 60, epoch)
 		w.charge(epoch, 60)
-		for _, c := range []struct {
-			cost int64
-			want bool
-		}{{0, true}, {40, true}, {41, false}, {1000, false}} {
-			if got := w.fits(epoch, c.cost); got != c.want {
-				t.Errorf("fits(%d) = %v, want %v", c.cost, got, c.want)
+		for _, cost := range []int64{0, 40, 41, 1000} {
+			if !w.fits(epoch, cost) {
+				t.Errorf("fits(%d) at 60 of 100 = false", cost)
 			}
 		}
-	})
-	t.Run("cost above limit fits only an empty window", func(t *testing.T) {
-		w := newWindow(100, time.Minute, 60, epoch)
+		w.charge(epoch, 39) // 99: one unit (1 %) left
 		if !w.fits(epoch, 150) {
-			t.Error("empty window refused an oversized request")
+			t.Error("a window below its limit refused a request")
 		}
 		w.charge(epoch, 1)
-		if w.fits(epoch, 150) {
-			t.Error("non-empty window took an oversized request")
-		}
-		if got, want := w.roomAt(epoch, 150), at(time.Minute); !got.Equal(want) {
-			t.Errorf("roomAt = %v, want %v", got, want)
+		if w.fits(epoch, 1) {
+			t.Error("a full window took a request")
 		}
 	})
 	t.Run("roomAt is when enough has slid out", func(t *testing.T) {
@@ -51,22 +43,25 @@ func TestWindow(t *testing.T) {
 			w := newWindow(100, time.Minute, 60, epoch)
 			w.charge(at(1*time.Second), 30)
 			w.charge(at(5*time.Second), 30)
-			w.charge(at(9*time.Second), 30)
+			w.charge(at(9*time.Second), 40)
 			return w
 		}
 		now := at(20 * time.Second)
 		for _, c := range []struct {
-			cost int64
-			want time.Duration
-		}{{10, 20 * time.Second}, {11, 61 * time.Second}, {40, 61 * time.Second}, {41, 65 * time.Second}, {100, 69 * time.Second}} {
-			got := fresh().roomAt(now, c.cost)
+			cost, reserve int64
+			want          time.Duration
+		}{{10, 0, 61 * time.Second}, {150, 0, 61 * time.Second}, {10, 30, 65 * time.Second}, {10, 60, 69 * time.Second}} {
+			got := fresh().roomAt(now, c.cost, c.reserve)
 			if !got.Equal(at(c.want)) {
-				t.Errorf("roomAt(%d) = %v, want %v", c.cost, got.Sub(epoch), c.want)
+				t.Errorf("roomAt(%d, %d) = %v, want %v", c.cost, c.reserve, got.Sub(epoch), c.want)
+			}
+			if c.reserve > 0 {
+				continue
 			}
 			if !fresh().fits(got, c.cost) {
 				t.Errorf("cost %d does not fit at its roomAt", c.cost)
 			}
-			if got.After(now) && fresh().fits(got.Add(-1), c.cost) {
+			if fresh().fits(got.Add(-1), c.cost) {
 				t.Errorf("cost %d fits before its roomAt", c.cost)
 			}
 		}

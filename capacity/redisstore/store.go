@@ -313,8 +313,8 @@ func randomID() string {
 }
 
 // Recovery implements capacity.Store.
-func (s *Store) Recovery(now time.Time, candidates []string, cost, output int64) (time.Time, bool, error) {
-	vs, err := s.call("recovery", now, "", candidates, append([]string{itoa(cost), itoa(output)}, candidates...)...).ToArray()
+func (s *Store) Recovery(now time.Time, candidates []string, d, ahead capacity.Demand) (time.Time, bool, error) {
+	vs, err := s.call("recovery", now, "", candidates, append([]string{itoa(d.Cost), itoa(d.Output), itoa(ahead.Cost), itoa(ahead.Output)}, candidates...)...).ToArray()
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("redis: recovery: %w", err)
 	}

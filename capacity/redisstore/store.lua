@@ -122,8 +122,12 @@ end
 -- Sliding windows: prefix p ('t' tokens, 'q' requests); fields p..'h' the
 -- newest bin seen and p..'s' the total in the backend's hash, p..<bin> each
 -- bin's charge in its bins hash.
+-- Admission (capacity/effective.go, admitSlack): use plus the smaller of
+-- the cost and 1 % of the limit must stay within the limit.
+local ADMIT_SLACK = 0.01
+local function slackN(limit) return math.max(1, math.floor(limit / 100)) end
 local function fitsN(used, cost, limit)
-  return used + cost <= limit or (used <= 0 and cost > limit)
+  return used + math.min(cost, slackN(limit)) <= limit
 end
 local function advance(s, p, binUs, size)
   local nb = math.floor(now / binUs)
@@ -179,12 +183,11 @@ local function wcorrect(s, p, binUs, size, delta)
     end
   end
 end
-local function wroom(s, p, binUs, size, limit, cost)
+local function wroom(s, p, binUs, size, limit, cost, reserve)
   advance(s, p, binUs, size)
   local total = get(s, p .. 's')
-  if fitsN(total, cost, limit) then return now end
-  local need = total
-  if cost <= limit then need = total + cost - limit end
+  local need = total + reserve + math.min(cost, slackN(limit)) - limit
+  if need <= 0 then return now end
   local head = s.h[p .. 'h']
   prefetch(s, p, head - size + 1, head)
   local freed = 0
@@ -220,14 +223,14 @@ local function badd(s, v)
   drain(s)
   set(s, 'lv', math.max(0, get(s, 'lv') + v))
 end
-local function bfits(s, cost)
+local function bfits(s, cost, reserve)
   drain(s)
   local lv, limit = get(s, 'lv'), s.tl * eff(s)
-  return lv + cost <= limit + EPS or (lv <= EPS and cost > limit)
+  return lv + reserve + math.min(cost, ADMIT_SLACK * limit) <= limit + EPS
 end
-local function broom(s, cost)
-  if bfits(s, cost) then return now end
-  local target = math.max(0, s.tl * eff(s) - cost)
+local function broom(s, cost, reserve)
+  if bfits(s, cost, reserve) then return now end
+  local target = math.max(0, s.tl * eff(s) - reserve - math.min(cost, ADMIT_SLACK * (s.tl * eff(s))))
   return now + math.ceil((get(s, 'lv') - target) / (s.tl / s.win * eff(s)))
 end
 
@@ -237,8 +240,8 @@ end
 local function available(s)
   return now >= math.max(get(s, 'cd'), get(s, 'hu'))
 end
-local function fits(s, cost)
-  if s.ptu then return bfits(s, cost) end
+local function fits(s, cost, reserve)
+  if s.ptu then return bfits(s, cost, reserve) end
   advance(s, 't', s.tbin, s.tbins)
   advance(s, 'q', s.qbin, s.qbins)
   return fitsN(get(s, 'q' .. 's'), 1, elimit(s.rl, eff(s))) and fitsN(get(s, 't' .. 's'), cost, elimit(s.tl, eff(s)))
@@ -249,13 +252,13 @@ local function headroom(s, cost)
   local r = (elimit(s.rl, eff(s)) - get(s, 'qs') - 1) / s.rl
   return math.min(t, r)
 end
-local function recovery(s, cost)
+local function recovery(s, cost, ahead)
   local t = math.max(now, get(s, 'cd'), get(s, 'hu'))
   local room
   if s.ptu then
-    room = broom(s, cost)
+    room = broom(s, cost, ahead)
   else
-    room = math.max(wroom(s, 't', s.tbin, s.tbins, elimit(s.tl, eff(s)), cost), wroom(s, 'q', s.qbin, s.qbins, elimit(s.rl, eff(s)), 1))
+    room = math.max(wroom(s, 't', s.tbin, s.tbins, elimit(s.tl, eff(s)), cost, ahead), wroom(s, 'q', s.qbin, s.qbins, elimit(s.rl, eff(s)), 1, 0))
   end
   return math.max(t, room)
 end
@@ -321,7 +324,7 @@ local function charge(r, s)
   r.n, r.c = s.name, costOf(s, r.a, r.o)
   local cost = r.c
   load(s)
-  if available(s) and fits(s, cost) then r.f = 1 else r.f = 0 end
+  if available(s) and fits(s, cost, 0) then r.f = 1 else r.f = 0 end
   reserve(r, s)
   if s.ptu then
     badd(s, cost)
@@ -367,7 +370,7 @@ if op == 'choose' then
       local c = costOf(s, cost, output)
       local reserve = 0
       if s.ptu and keep > 0 then reserve = math.floor(keep * s.tl) end
-      if available(s) and fits(s, c + reserve) then
+      if available(s) and fits(s, c, reserve) then
         local h = math.max(0, headroom(s, c))
         if not s.ptu then h = h * s.weight end
         cs[#cs + 1] = {s = s, score = h, pos = #cs + 1}
@@ -403,15 +406,17 @@ if op == 'choose' then
     saveRes(r, ttl)
   end
 elseif op == 'recovery' then
-  -- args: cost, output, candidate names; returns {earliest µs or '', inflight 0/1}
+  -- args: cost, output, cost and output held ahead, candidate names;
+  -- returns {earliest µs or '', inflight 0/1}
   local cost, output = tonumber(ARGV[args]), tonumber(ARGV[args + 1])
+  local acost, aoutput = tonumber(ARGV[args + 2]), tonumber(ARGV[args + 3])
   local best, inflight = nil, 0
-  for i = args + 2, #ARGV do
+  for i = args + 4, #ARGV do
     local s = byName[ARGV[i]]
     if s then
       load(s)
       if get(s, 'inf') > 0 then inflight = 1 end
-      local t = recovery(s, costOf(s, cost, output))
+      local t = recovery(s, costOf(s, cost, output), costOf(s, acost, aoutput))
       if best == nil or t < best then best = t end
     end
   end

@@ -191,9 +191,11 @@ func TestReplicasShareState(t *testing.T) {
 	if err != nil || pa.Order[0] != "ptu" {
 		t.Fatalf("replica a: %v %v", pa.Order, err)
 	}
+	// A's second request fills the PTU to 9,950: less than 1 % is left.
+	fill, _ := a.ChooseFor(capacity.Ask{Candidates: []string{"ptu"}, Cost: 3950})
 	pb, okb := b.Choose(names, 6000)
 	if !okb || pb.Order[0] == "ptu" {
-		t.Fatalf("replica b went to %v: the PTU is full with a's request", pb.Order)
+		t.Fatalf("replica b went to %v: the PTU is full with a's requests", pb.Order)
 	}
 	pb.Reservation.Release()
 	b.Sync()
@@ -204,6 +206,7 @@ func TestReplicasShareState(t *testing.T) {
 		t.Fatalf("replica b: %v (%d with room), want tpm-b with room, ptu spare (full), tpm-a not at all (throttled as a saw)", pb.Order, pb.Fit)
 	}
 	pb.Reservation.Release()
+	fill.Reservation.Release()
 
 	// Envoy retries a's request on tpm-b, and b's upstream phase sees it.
 	res, meta, found := b.Attach("req-1", "tpm-b")
@@ -248,15 +251,16 @@ func TestRedisOutage(t *testing.T) {
 	other := replica(t, r.Addr, clk, 2, nil)
 
 	r.Stop()
-	p, ok := m.Choose(names, 4000)
+	p, ok := m.Choose(names, 4990)
 	if !ok || p.Order[0] != "ptu" {
 		t.Fatalf("with redis down: %v %v", ok, p.Order)
 	}
 	if st := m.StoreStatus(); !st.Shared || !st.Degraded || st.Error == "" {
 		t.Fatalf("status with redis down: %+v", st)
 	}
-	// The local share is half the PTU: a second 4,000 no longer fits on it.
-	if p2, _ := m.Choose(names, 4000); len(p2.Order) > 0 && p2.Order[0] == "ptu" {
+	// The local share is half the PTU: with 4,990 of 5,000 used, less than
+	// 1 % is left, and a second request no longer fits on it.
+	if p2, _ := m.Choose(names, 1000); len(p2.Order) > 0 && p2.Order[0] == "ptu" {
 		t.Fatalf("local share: second request on the ptu %v; half of 10,000 is 5,000", p2.Order)
 	}
 	p.Reservation.Settle(4000)
@@ -273,7 +277,7 @@ func TestRedisOutage(t *testing.T) {
 		return !m.StoreStatus().Degraded && !other.StoreStatus().Degraded
 	})
 	// Shared again: what the other replica charges is seen here.
-	po, ok := other.Choose(names, 9000)
+	po, ok := other.Choose(names, 9950) // less than 1 % left
 	if !ok || po.Order[0] != "ptu" {
 		t.Fatalf("other replica: %v", po.Order)
 	}
