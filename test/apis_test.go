@@ -141,10 +141,10 @@ func TestAPIs(t *testing.T) {
 		expectStatus(t, r, 200)
 		expectServedBy(t, r, backendPTU, "ptu", "1")
 		first := decodeResponseBody(t, r.body)
-		// Hold 1500 of the PTU's 2000 tokens with a slow request in flight.
+		// Fill the PTU's 2000 tokens with a slow request in flight.
 		held := make(chan response, 1)
 		go func() {
-			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1500}`,
+			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
 				map[string]string{"x-sim-fault": "slow-first-byte=2000@" + deploymentPTU})
 		}()
 		waitFor(t, "the held request to reach the PTU", 10*time.Second, func() bool {
@@ -162,7 +162,8 @@ func TestAPIs(t *testing.T) {
 		if !strings.Contains(r.body, first.ID) || r.header.Get("retry-after") == "" || r.header.Get("x-spillway-backend") != "" {
 			t.Errorf("pinned follow-up without room: %v %s", r.header, r.body)
 		}
-		// Follow-ups that fit go to the PTU, stream and JSON.
+		// With the PTU's room back, follow-ups go to it, stream and JSON.
+		expectServedBy(t, <-held, backendPTU, "ptu", "1")
 		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Where does it go?","stream":true,"max_output_tokens":50,"previous_response_id":"`+first.ID+`"}`, nil)
 		expectStatus(t, r, 200)
 		expectServedBy(t, r, backendPTU, "ptu", "1")
@@ -170,8 +171,6 @@ func TestAPIs(t *testing.T) {
 		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Thanks.","max_output_tokens":50,"previous_response_id":"`+second.ID+`"}`, nil)
 		expectStatus(t, r, 200)
 		expectServedBy(t, r, backendPTU, "ptu", "1")
-		expectServedBy(t, <-held, backendPTU, "ptu", "1")
-		// With the PTU's room back, the long follow-up is served there.
 		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Long answer please.","max_output_tokens":1000,"previous_response_id":"`+first.ID+`"}`, nil)
 		expectStatus(t, r, 200)
 		expectServedBy(t, r, backendPTU, "ptu", "1")

@@ -53,35 +53,40 @@ func TestCapacityRouting(t *testing.T) {
 
 	t.Run("a request the PTU has no room for goes straight to pay-as-you-go", func(t *testing.T) {
 		s.resetLedger()
-		// Hold 1500 of the PTU's 2000 tokens with a request in flight.
+		// Hold all but a few of the PTU's 2000 tokens with a request in
+		// flight: less than 1 % is left, so no request has room.
 		held := make(chan response, 1)
 		go func() {
-			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1500}`,
+			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
 				map[string]string{"x-sim-fault": "slow-first-byte=1500@" + deploymentPTU})
 		}()
 		waitFor(t, "the first request to reach the PTU", 10*time.Second, func() bool {
 			return s.ledger().Deployments[deploymentPTU].Requests == 1
 		})
-		r := s.chat(ctx, `{"messages":[{"role":"user","content":"more"}],"max_tokens":1000}`, nil)
-		expectStatus(t, r, 200)
-		expectServedBy(t, r, backendEast2, "tpm", "1")
-		// A small one still fits next to the first.
-		r = s.chat(ctx, `{"messages":[{"role":"user","content":"tiny"}],"max_tokens":50}`, nil)
-		expectStatus(t, r, 200)
-		expectServedBy(t, r, backendPTU, "ptu", "1")
+		for _, body := range []string{`{"messages":[{"role":"user","content":"more"}],"max_tokens":1000}`, `{"messages":[{"role":"user","content":"tiny"}],"max_tokens":20}`} {
+			r := s.chat(ctx, body, nil)
+			expectStatus(t, r, 200)
+			expectServedBy(t, r, backendEast2, "tpm", "1")
+		}
+		// Once the first has ended (settled at its real, small usage), the
+		// PTU has room again.
 		expectServedBy(t, <-held, backendPTU, "ptu", "1")
-		expectLedger(t, s, map[string]map[string]int64{deploymentPTU: {"200": 2}, deploymentE2: {"200": 1}, deploymentW3: {}})
+		waitFor(t, "a request to return to the PTU", 5*time.Second, func() bool {
+			return s.chat(ctx, `{"messages":[{"role":"user","content":"tiny"}],"max_tokens":20}`, nil).header.Get("x-spillway-backend") == backendPTU
+		})
+		if n := s.ledger().Deployments[deploymentE2].Responses["200"]; n < 2 {
+			t.Errorf("pay-as-you-go served %d requests, want at least the 2 the full PTU had no room for", n)
+		}
 	})
 
 	t.Run("past what the model believes, Envoy's last retries go to the spares and serve", func(t *testing.T) {
 		// The gateway believes the PTU holds 2000 tokens; the simulator's
-		// takes far more, as a deployment does that admits while below
-		// its limit. With 1500 held, the model has no room on the PTU.
+		// takes far more. With 1985 held, the model has no room on the PTU.
 		s.waitNoCooldown()
 		s.resetLedger()
 		held := make(chan response, 1)
 		go func() {
-			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1500}`,
+			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
 				map[string]string{"x-sim-fault": "slow-first-byte=3000@" + deploymentPTU})
 		}()
 		waitFor(t, "the first request to reach the PTU", 10*time.Second, func() bool {

@@ -62,10 +62,10 @@ func TestSharedState(t *testing.T) {
 
 	t.Run("PTU room taken through one replica is not offered by the other", func(t *testing.T) {
 		a.resetLedger()
-		// Hold 1500 of the PTU's 2000 tokens with a request through a.
+		// Fill the PTU's 2000 tokens with a request through a.
 		held := make(chan response, 1)
 		go func() {
-			held <- a.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1500}`,
+			held <- a.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
 				map[string]string{"x-sim-fault": "slow-first-byte=1500@" + deploymentPTU})
 		}()
 		waitFor(t, "the first request to reach the PTU", 10*time.Second, func() bool {
@@ -74,10 +74,12 @@ func TestSharedState(t *testing.T) {
 		r := b.chat(ctx, `{"messages":[{"role":"user","content":"more"}],"max_tokens":1000}`, nil)
 		expectStatus(t, r, 200)
 		expectServedBy(t, r, backendEast2, "tpm", "1")
-		r = b.chat(ctx, `{"messages":[{"role":"user","content":"tiny"}],"max_tokens":50}`, nil)
-		expectStatus(t, r, 200)
-		expectServedBy(t, r, backendPTU, "ptu", "1")
+		// When a's request ends (settled at its small real usage), b sees
+		// the room come back.
 		expectServedBy(t, <-held, backendPTU, "ptu", "1")
+		waitFor(t, "b to route to the PTU again", 5*time.Second, func() bool {
+			return b.chat(ctx, `{"messages":[{"role":"user","content":"tiny"}],"max_tokens":20}`, nil).header.Get("x-spillway-backend") == backendPTU
+		})
 		for _, s := range []*stack{a, b} {
 			if st := storeStatus(t, s); st.Degraded {
 				t.Fatalf("state store degraded during the test: %+v", st)
