@@ -25,14 +25,7 @@ var sharedPTUSim = strings.Replace(simConfig, `    capacity_tpm: 1000000
     throttle_headers: both
     no_utilization_header: true`, 1)
 
-var sharedPTUGateway = gatewayHead + `
-routing: capacity
-capacity:
-  max_wait: 50ms
-models:
-  - name: gpt-4o
-    context_window: 8192
-    backends:` + backendYAML(backendPTU, "ptu", deploymentPTU, "eastus", 24000, 0) + backendEast2YAML + backendWest3YAML
+var sharedPTUGateway = gatewayHead + capacityGPT4o + backendYAML(backendPTU, "ptu", deploymentPTU, "eastus", 24000, 0) + backendEast2YAML + backendWest3YAML
 
 // TestEffectiveCapacityLearned: a PTU that throttles requests the model had
 // room for, without saying how full it is, gets a lower effective capacity,
