@@ -94,10 +94,12 @@ func (m *Model) Admit(ctx context.Context, a Ask) (Plan, error) {
 	w := &waiter{consumer: a.Consumer, ask: a, cost: c, since: now, done: make(chan struct{})}
 	m.q.push(w)
 	w.deadline = m.clock.AfterFunc(m.opts.MaxWait, func() { m.expire(w) })
-	if m.onEnqueue != nil {
+	m.dispatchLocked(now)
+	if m.onEnqueue != nil && !w.finished {
+		// After dispatchLocked: the recovery timer is armed before a
+		// test moves the clock on.
 		m.onEnqueue()
 	}
-	m.dispatchLocked(now)
 	m.mu.Unlock()
 
 	select {
