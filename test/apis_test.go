@@ -141,15 +141,7 @@ func TestAPIs(t *testing.T) {
 		expectStatus(t, r, 200)
 		expectServedBy(t, r, backendPTU, "ptu", "1")
 		first := decodeResponseBody(t, r.body)
-		// Fill the PTU's 2000 tokens with a slow request in flight.
-		held := make(chan response, 1)
-		go func() {
-			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
-				map[string]string{"x-sim-fault": "slow-first-byte=2000@" + deploymentPTU})
-		}()
-		waitFor(t, "the held request to reach the PTU", 10*time.Second, func() bool {
-			return s.ledger().Deployments[deploymentPTU].Requests == 2
-		})
+		held := s.fillPTU(t, ctx, 2*time.Second, 2) // the PTU's second request
 		// New work that does not fit spills ...
 		r = s.post(ctx, "/openai/v1/responses", `{"model":"gpt-4o","input":"Something new.","max_output_tokens":1000}`, nil)
 		expectStatus(t, r, 200)

@@ -53,16 +53,7 @@ func TestCapacityRouting(t *testing.T) {
 
 	t.Run("a request the PTU has no room for goes straight to pay-as-you-go", func(t *testing.T) {
 		s.resetLedger()
-		// Hold all but a few of the PTU's 2000 tokens with a request in
-		// flight: less than 1 % is left, so no request has room.
-		held := make(chan response, 1)
-		go func() {
-			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
-				map[string]string{"x-sim-fault": "slow-first-byte=1500@" + deploymentPTU})
-		}()
-		waitFor(t, "the first request to reach the PTU", 10*time.Second, func() bool {
-			return s.ledger().Deployments[deploymentPTU].Requests == 1
-		})
+		held := s.fillPTU(t, ctx, 1500*time.Millisecond, 1)
 		for _, body := range []string{`{"messages":[{"role":"user","content":"more"}],"max_tokens":1000}`, `{"messages":[{"role":"user","content":"tiny"}],"max_tokens":20}`} {
 			r := s.chat(ctx, body, nil)
 			expectStatus(t, r, 200)
@@ -84,14 +75,7 @@ func TestCapacityRouting(t *testing.T) {
 		// takes far more. With 1985 held, the model has no room on the PTU.
 		s.waitNoCooldown()
 		s.resetLedger()
-		held := make(chan response, 1)
-		go func() {
-			held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
-				map[string]string{"x-sim-fault": "slow-first-byte=3000@" + deploymentPTU})
-		}()
-		waitFor(t, "the first request to reach the PTU", 10*time.Second, func() bool {
-			return s.ledger().Deployments[deploymentPTU].Requests == 1
-		})
+		held := s.fillPTU(t, ctx, 3*time.Second, 1)
 		// Both TPMs refuse: the PTU, listed after them as a spare, serves.
 		big := `{"messages":[{"role":"user","content":"more"}],"max_tokens":1000}`
 		r := s.chat(ctx, big, map[string]string{"x-sim-fault": "429@" + deploymentE2 + ",429@" + deploymentW3})

@@ -183,3 +183,20 @@ func (s *stack) chatStream(ctx context.Context, body string, hdr map[string]stri
 	b, _ := io.ReadAll(resp.Body) // a cut stream ends in an error: keep what came
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
+
+// fillPTU sends a request charging all but a few of the small PTU's 2000
+// tokens (backendPTUSmallYAML): less than 1 % is left, so the model has no
+// room there for any other request. The simulator answers it after slow.
+// fillPTU returns once the PTU has it, its ledger then counting requests.
+func (s *stack) fillPTU(t *testing.T, ctx context.Context, slow time.Duration, requests int64) chan response {
+	t.Helper()
+	held := make(chan response, 1)
+	go func() {
+		held <- s.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
+			map[string]string{"x-sim-fault": fmt.Sprintf("slow-first-byte=%d@%s", slow.Milliseconds(), deploymentPTU)})
+	}()
+	waitFor(t, "the filling request to reach the PTU", 10*time.Second, func() bool {
+		return s.ledger().Deployments[deploymentPTU].Requests == requests
+	})
+	return held
+}

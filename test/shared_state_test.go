@@ -62,15 +62,7 @@ func TestSharedState(t *testing.T) {
 
 	t.Run("PTU room taken through one replica is not offered by the other", func(t *testing.T) {
 		a.resetLedger()
-		// Fill the PTU's 2000 tokens with a request through a.
-		held := make(chan response, 1)
-		go func() {
-			held <- a.chat(ctx, `{"messages":[{"role":"user","content":"long"}],"max_tokens":1985}`,
-				map[string]string{"x-sim-fault": "slow-first-byte=1500@" + deploymentPTU})
-		}()
-		waitFor(t, "the first request to reach the PTU", 10*time.Second, func() bool {
-			return a.ledger().Deployments[deploymentPTU].Requests == 1
-		})
+		held := a.fillPTU(t, ctx, 1500*time.Millisecond, 1) // through replica a
 		r := b.chat(ctx, `{"messages":[{"role":"user","content":"more"}],"max_tokens":1000}`, nil)
 		expectStatus(t, r, 200)
 		expectServedBy(t, r, backendEast2, "tpm", "1")
