@@ -34,10 +34,8 @@ type Server struct {
 	capacity *capacity.Model // nil: static order only
 	tel      *telemetry.Telemetry
 	flights  flights
-	// hostMetadata caches the parse of each endpoint's metadata attribute.
-	hostMetadata hostMetadataCache
-	tokens       BackendTokens
-	healthy      func(backend string) bool
+	tokens   BackendTokens
+	healthy  func(backend string) bool
 	// responses records which backend stored each response (Responses API).
 	responses ResponseStore
 	// limiter enforces consumers' limits.

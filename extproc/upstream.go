@@ -4,14 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/encoding/prototext"
 
 	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -82,7 +78,7 @@ func (p *upstreamPhase) requestHeaders(req *extprocsvc.ProcessingRequest) *extpr
 	h := headerMap(req)
 	p.attempt.RequestID = h.get("x-request-id")
 	p.attempt.Number, _ = strconv.Atoi(h.get("x-envoy-attempt-count"))
-	name := p.s.hostMetadata.backendFromAttributes(req.GetAttributes())
+	name := backendFromAttributes(req.GetAttributes())
 	b := p.t.backends[name]
 	var m mutation
 	// The client's credentials are for spillway, never for a backend.
@@ -295,40 +291,14 @@ func (p *upstreamPhase) failedWithoutStatus() {
 	}()
 }
 
-// backendFromAttributes finds the backend name in the upstream host's
-// metadata. Envoy 1.40 sends the xds.upstream_host_metadata attribute as a
-// string holding the envoy.config.core.v3.Metadata proto in text format.
-// There are as many distinct strings as backends, so parses are cached.
-func (c *hostMetadataCache) backendFromAttributes(attrs map[string]*structpb.Struct) string {
+// backendFromAttributes finds the backend Envoy picked from the upstream
+// host's address, an internal address of the backend's own listener.
+func backendFromAttributes(attrs map[string]*structpb.Struct) string {
 	for _, s := range attrs {
-		v, ok := s.GetFields()[xds.UpstreamHostMetadataAttribute]
-		if !ok {
-			continue
+		if v, ok := s.GetFields()[xds.UpstreamAddressAttribute]; ok {
+			name, _ := xds.BackendFromAddress(v.GetStringValue())
+			return name
 		}
-		text := v.GetStringValue()
-		if name, ok := c.m.Load(text); ok {
-			return name.(string)
-		}
-		var md corev3.Metadata
-		if err := prototext.Unmarshal([]byte(text), &md); err != nil {
-			return ""
-		}
-		name := md.GetFilterMetadata()[xds.MetadataNamespace].GetFields()[xds.BackendKey].GetStringValue()
-		if c.n.Add(1) <= maxHostMetadataCache {
-			c.m.Store(text, name)
-		}
-		return name
 	}
 	return ""
-}
-
-// The cache is bounded: endpoint metadata changes only with the config, so
-// the bound is reached only by a stream of reloads, after which parsing
-// simply goes on uncached.
-const maxHostMetadataCache = 4096
-
-// hostMetadataCache maps attribute text to backend name.
-type hostMetadataCache struct {
-	m sync.Map
-	n atomic.Int64
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -293,32 +295,55 @@ func (t *Telemetry) RecordRequest(ctx context.Context, r RequestInfo) {
 		return
 	}
 	in := &t.inst
-	common := []attribute.KeyValue{
-		AttrRequestModel.String(r.Model), AttrConsumer.String(r.Consumer),
-		AttrBackend.String(r.Backend), AttrTier.String(r.Tier),
-	}
-	reqAttrs := append(common, AttrStatusCode.Int(r.Status))
-	if r.Cancelled {
-		reqAttrs = append(reqAttrs, AttrOutcome.String(OutcomeCancelled))
-	}
-	in.requests.Add(ctx, 1, metric.WithAttributes(reqAttrs...))
-
-	dur := append(genAIAttrs(r.Operation), common...)
-	switch {
-	case r.Cancelled:
-		dur = append(dur, AttrErrorType.String(OutcomeCancelled))
-	case r.Status == 0 || r.Status >= 400:
-		dur = append(dur, AttrErrorType.String(strconv.Itoa(r.Status)))
-	}
-	in.duration.Record(ctx, r.Duration.Seconds(), metric.WithAttributes(dur...))
+	k := requestKey{op: r.Operation, model: r.Model, consumer: r.Consumer, backend: r.Backend, tier: r.Tier, status: r.Status, cancelled: r.Cancelled}
+	a := t.requestSets.get(k, k.sets)
+	in.requests.Add(ctx, 1, a.requests)
+	in.duration.Record(ctx, r.Duration.Seconds(), a.duration)
 	if r.TimeToFirstToken > 0 {
-		in.ttft.Record(ctx, r.TimeToFirstToken.Seconds(), metric.WithAttributes(append(genAIAttrs(r.Operation), common...)...))
+		in.ttft.Record(ctx, r.TimeToFirstToken.Seconds(), a.common)
 	}
 	if r.UsageKnown {
-		tok := append(genAIAttrs(r.Operation), common...)
-		n := len(tok)
-		in.tokenUsage.Record(ctx, int64(r.InputTokens), metric.WithAttributes(append(tok[:n:n], AttrTokenType.String(TokenInput))...))
-		in.tokenUsage.Record(ctx, int64(r.OutputTokens), metric.WithAttributes(append(tok[:n:n], AttrTokenType.String(TokenOutput))...))
+		in.tokenUsage.Record(ctx, int64(r.InputTokens), a.input)
+		in.tokenUsage.Record(ctx, int64(r.OutputTokens), a.output)
+	}
+}
+
+// requestKey is what a request's metric attributes are made of.
+type requestKey struct {
+	op, model, consumer, backend, tier string
+	status                             int
+	cancelled                          bool
+}
+
+// requestSets are the attribute sets of one requestKey's measurements.
+type requestSets struct {
+	requests, duration, common, input, output metric.MeasurementOption
+}
+
+func (k requestKey) sets() requestSets {
+	common := []attribute.KeyValue{
+		AttrRequestModel.String(k.model), AttrConsumer.String(k.consumer),
+		AttrBackend.String(k.backend), AttrTier.String(k.tier),
+	}
+	reqAttrs := append(common, AttrStatusCode.Int(k.status))
+	if k.cancelled {
+		reqAttrs = append(reqAttrs, AttrOutcome.String(OutcomeCancelled))
+	}
+	gen := append(genAIAttrs(k.op), common...)
+	n := len(gen)
+	dur := gen[:n:n]
+	switch {
+	case k.cancelled:
+		dur = append(dur, AttrErrorType.String(OutcomeCancelled))
+	case k.status == 0 || k.status >= 400:
+		dur = append(dur, AttrErrorType.String(strconv.Itoa(k.status)))
+	}
+	return requestSets{
+		requests: metric.WithAttributes(reqAttrs...),
+		duration: metric.WithAttributes(dur...),
+		common:   metric.WithAttributes(gen...),
+		input:    metric.WithAttributes(append(gen[:n:n], AttrTokenType.String(TokenInput))...),
+		output:   metric.WithAttributes(append(gen[:n:n], AttrTokenType.String(TokenOutput))...),
 	}
 }
 
@@ -330,16 +355,56 @@ func (t *Telemetry) RecordAttempt(ctx context.Context, a AttemptInfo) {
 		return
 	}
 	in := &t.inst
-	who := []attribute.KeyValue{AttrBackend.String(a.Backend), AttrTier.String(a.Tier), AttrRequestModel.String(a.Model)}
-	n := len(who)
-	withStatus := metric.WithAttributes(append(who[:n:n], AttrStatusCode.Int(a.Status))...)
-	in.attempts.Add(ctx, 1, withStatus)
+	k := attemptKey{backend: a.Backend, tier: a.Tier, model: a.Model, status: a.Status}
+	sets := t.attemptSets.get(k, k.sets)
+	in.attempts.Add(ctx, 1, sets.withStatus)
 	if SpillReason(a.Status) == SpillThrottled {
-		in.throttled.Add(ctx, 1, withStatus)
+		in.throttled.Add(ctx, 1, sets.withStatus)
 	}
 	if a.Number > 1 {
-		in.retries.Add(ctx, 1, metric.WithAttributes(who...))
+		in.retries.Add(ctx, 1, sets.who)
 	}
+}
+
+// attemptKey is what an attempt's metric attributes are made of.
+type attemptKey struct {
+	backend, tier, model string
+	status               int
+}
+
+type attemptSets struct{ who, withStatus metric.MeasurementOption }
+
+func (k attemptKey) sets() attemptSets {
+	who := []attribute.KeyValue{AttrBackend.String(k.backend), AttrTier.String(k.tier), AttrRequestModel.String(k.model)}
+	n := len(who)
+	return attemptSets{
+		who:        metric.WithAttributes(who...),
+		withStatus: metric.WithAttributes(append(who[:n:n], AttrStatusCode.Int(k.status))...),
+	}
+}
+
+// setCache keeps the attribute sets of recent keys: building a set sorts
+// and hashes its attributes, which was a tenth of the request path's own
+// CPU when done for every measurement. Keys come from the config (models,
+// consumers, backends) and from status codes, so they are few; the bound
+// only matters for names a client makes up (an unknown model), past which
+// sets are simply built each time.
+type setCache[K comparable, V any] struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+const maxCachedSets = 4096
+
+func (c *setCache[K, V]) get(k K, build func() V) V {
+	if v, ok := c.m.Load(k); ok {
+		return v.(V)
+	}
+	v := build()
+	if c.n.Add(1) <= maxCachedSets {
+		c.m.Store(k, v)
+	}
+	return v
 }
 
 // RecordSpillover records that a request left (or skipped) a backend for

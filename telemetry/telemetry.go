@@ -84,6 +84,9 @@ type Telemetry struct {
 
 	inst     instruments
 	backends atomic.Pointer[func() []BackendGauge]
+
+	requestSets setCache[requestKey, requestSets]
+	attemptSets setCache[attemptKey, attemptSets]
 }
 
 // New builds the providers, the exporters the environment asks for and the

@@ -180,7 +180,7 @@ func upstreamExtProc(cfg *config.Config) *extprocv3.ExternalProcessor {
 			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 		},
-		RequestAttributes: []string{UpstreamHostMetadataAttribute},
+		RequestAttributes: []string{UpstreamAddressAttribute},
 		StatPrefix:        "spillway_upstream",
 		StatusOnError:     &typev3.HttpStatus{Code: ControlErrorStatus},
 		// A 429 that says when to retry only in its message text has its
