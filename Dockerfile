@@ -8,7 +8,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/spillway ./cmd/spillway
+RUN CGO_ENABLED=0 go build -trimpath -tags=vtprotobuf -ldflags="-s -w" -o /out/spillway ./cmd/spillway
 
 # static-debian12 has CA certificates and tzdata, no shell; runs as uid 65532.
 FROM gcr.io/distroless/static-debian12:nonroot

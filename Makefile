@@ -4,6 +4,11 @@ ENVOY_VERSION := 1.40.0
 GO            ?= go
 BIN           := bin/spillway
 
+# go-control-plane's generated vtprotobuf marshalling is compiled only with
+# this tag (grpccodec). Every go command below uses it, so builds, vet and
+# tests share one compiled copy of each package.
+export GOFLAGS += -tags=vtprotobuf
+
 .PHONY: all build envoy redis run test unit e2e bench bench-gateway scenario helm-test vet fmt clean
 
 all: build

@@ -24,6 +24,7 @@ import (
 	"github.com/spillway-gw/spillway/chargeback/redischargeback"
 	"github.com/spillway-gw/spillway/config"
 	"github.com/spillway-gw/spillway/extproc"
+	"github.com/spillway-gw/spillway/grpccodec"
 	"github.com/spillway-gw/spillway/limits"
 	"github.com/spillway-gw/spillway/limits/redislimits"
 	"github.com/spillway-gw/spillway/reload"
@@ -144,7 +145,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		grpc.InitialWindowSize(1<<20),
 		grpc.InitialConnWindowSize(4<<20),
 		grpc.MaxRecvMsgSize(int(2*cfg.Gateway.BodyLimitBytes+1<<20)),
+		// Replies marshalled by generated code rather than reflection.
+		grpc.ForceServerCodecV2(grpccodec.New()),
 	)...)
+	if !grpccodec.Generated() {
+		log.Warn("built without -tags vtprotobuf: ext_proc replies are marshalled by reflection, which costs more CPU per request (make build and the Dockerfile set the tag)")
+	}
 	ext.Register(g)
 	xdsServer.Register(g)
 	// SERVING from here: the table is loaded and the snapshot published.
