@@ -1,11 +1,13 @@
-// Package grpccodec is the gRPC codec of spillway's server. It marshals
+// Package grpccodec is the gRPC codec of spillway's server. It decodes the
+// ext_proc requests Envoy sends for every request (headers and bodies) with
+// a hand-written decoder into the generated types, and marshals
 // with the vtprotobuf code go-control-plane generates next to every Envoy
 // message (MarshalVTStrict), which needs no reflection: the ext_proc replies
 // spillway sends for every message of every request, and the xDS responses.
 // That code is compiled only with the build tag vtprotobuf, which the
-// Makefile and the Dockerfile set; without it every message goes through
-// grpc-go's proto codec, as do unmarshalling (for which go-control-plane
-// generates no code) and messages without the generated methods.
+// Makefile and the Dockerfile set; without it replies go through grpc-go's
+// proto codec, as do the messages neither path knows (go-control-plane
+// generates no unmarshalling code).
 package grpccodec
 
 import (
@@ -63,8 +65,24 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
-// Unmarshal is grpc-go's proto codec's.
+// Unmarshal decodes ext_proc requests with decodeProcessingRequest when it
+// can, reading a message that arrived in one buffer in place; everything
+// else goes to grpc-go's proto codec.
 func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(*extprocsvc.ProcessingRequest); ok {
+		var decoded bool
+		if len(data) == 1 {
+			decoded = decodeProcessingRequest(data[0].ReadOnlyData(), m)
+		} else {
+			buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+			decoded = decodeProcessingRequest(buf.ReadOnlyData(), m)
+			buf.Free()
+		}
+		if decoded {
+			return nil
+		}
+		m.Reset()
+	}
 	return c.fallback.Unmarshal(data, v)
 }
 
