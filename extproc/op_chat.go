@@ -19,8 +19,8 @@ func (chatOp) parse(body []byte) (openai.Request, error) {
 	return openai.ParseRequest(openai.ChatCompletions, body)
 }
 
-func (chatOp) count(m *Model, body []byte) (charge, *azure.Error) {
-	c, err := tokens.CountChat(m.Tokens, body)
+func (chatOp) count(m *Model, tm *tokens.Model, body []byte) (charge, *azure.Error) {
+	c, err := tokens.CountChat(tm, body)
 	if err != nil {
 		return charge{}, countError(err, "messages")
 	}

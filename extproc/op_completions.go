@@ -20,8 +20,8 @@ func (completionsOp) parse(body []byte) (openai.Request, error) {
 	return openai.ParseRequest(openai.Completions, body)
 }
 
-func (completionsOp) count(m *Model, body []byte) (charge, *azure.Error) {
-	c, err := tokens.CountCompletion(m.Tokens, body)
+func (completionsOp) count(m *Model, tm *tokens.Model, body []byte) (charge, *azure.Error) {
+	c, err := tokens.CountCompletion(tm, body)
 	if err != nil {
 		return charge{}, countError(err, "prompt")
 	}

@@ -21,8 +21,8 @@ func (embeddingsOp) parse(body []byte) (openai.Request, error) {
 	return openai.ParseRequest(openai.Embeddings, body)
 }
 
-func (embeddingsOp) count(m *Model, body []byte) (charge, *azure.Error) {
-	n, err := tokens.CountEmbeddings(m.Tokens, body)
+func (embeddingsOp) count(m *Model, tm *tokens.Model, body []byte) (charge, *azure.Error) {
+	n, err := tokens.CountEmbeddings(tm, body)
 	if err != nil {
 		return charge{}, countError(err, "input")
 	}

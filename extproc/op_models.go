@@ -7,6 +7,7 @@ import (
 
 	"github.com/spillway-gw/spillway/azure"
 	"github.com/spillway-gw/spillway/openai"
+	"github.com/spillway-gw/spillway/tokens"
 )
 
 // modelsOp is GET /openai/v1/models and /models/{model}: the gateway's
@@ -16,19 +17,19 @@ type modelsOp struct{}
 
 var _ operation = modelsOp{}
 
-func (modelsOp) name() string                                     { return "" }
-func (modelsOp) allows(method string) bool                        { return method == "GET" }
-func (modelsOp) atHeaders() bool                                  { return true }
-func (modelsOp) parse([]byte) (openai.Request, error)             { return openai.Request{}, nil }
-func (modelsOp) count(*Model, []byte) (charge, *azure.Error)      { return charge{}, nil }
-func (modelsOp) streamUsage() bool                                { return false }
-func (modelsOp) usage([]byte) (openai.Usage, bool, string)        { return openai.Usage{}, false, "" }
-func (modelsOp) streamFormat() openai.StreamFormat                { return openai.ChunkStream }
-func (modelsOp) upstreamPath(*Backend, target) string             { return "" }
-func (modelsOp) perAttemptBody() bool                             { return false }
-func (modelsOp) attemptBody(*Backend, []byte) ([]byte, error)     { return nil, nil }
-func (modelsOp) affinity(target, openai.Request) (string, string) { return "", "" }
-func (modelsOp) stores(openai.Request) bool                       { return false }
+func (modelsOp) name() string                                               { return "" }
+func (modelsOp) allows(method string) bool                                  { return method == "GET" }
+func (modelsOp) atHeaders() bool                                            { return true }
+func (modelsOp) parse([]byte) (openai.Request, error)                       { return openai.Request{}, nil }
+func (modelsOp) count(*Model, *tokens.Model, []byte) (charge, *azure.Error) { return charge{}, nil }
+func (modelsOp) streamUsage() bool                                          { return false }
+func (modelsOp) usage([]byte) (openai.Usage, bool, string)                  { return openai.Usage{}, false, "" }
+func (modelsOp) streamFormat() openai.StreamFormat                          { return openai.ChunkStream }
+func (modelsOp) upstreamPath(*Backend, target) string                       { return "" }
+func (modelsOp) perAttemptBody() bool                                       { return false }
+func (modelsOp) attemptBody(*Backend, []byte) ([]byte, error)               { return nil, nil }
+func (modelsOp) affinity(target, openai.Request) (string, string)           { return "", "" }
+func (modelsOp) stores(openai.Request) bool                                 { return false }
 
 // modelObject is one entry of the list, in OpenAI's shape.
 type modelObject struct {

@@ -27,8 +27,8 @@ func (responsesOp) parse(body []byte) (openai.Request, error) {
 	return openai.ParseRequest(openai.Responses, body)
 }
 
-func (responsesOp) count(m *Model, body []byte) (charge, *azure.Error) {
-	c, err := tokens.CountResponses(m.Tokens, body)
+func (responsesOp) count(m *Model, tm *tokens.Model, body []byte) (charge, *azure.Error) {
+	c, err := tokens.CountResponses(tm, body)
 	if err != nil {
 		return charge{}, countError(err, "input")
 	}
@@ -78,10 +78,12 @@ func (o storedResponseOp) allows(method string) bool {
 	return method == "GET"
 }
 
-func (storedResponseOp) atHeaders() bool                             { return true }
-func (storedResponseOp) parse([]byte) (openai.Request, error)        { return openai.Request{}, nil }
-func (storedResponseOp) count(*Model, []byte) (charge, *azure.Error) { return charge{}, nil }
-func (storedResponseOp) streamUsage() bool                           { return false }
+func (storedResponseOp) atHeaders() bool                      { return true }
+func (storedResponseOp) parse([]byte) (openai.Request, error) { return openai.Request{}, nil }
+func (storedResponseOp) count(*Model, *tokens.Model, []byte) (charge, *azure.Error) {
+	return charge{}, nil
+}
+func (storedResponseOp) streamUsage() bool { return false }
 func (storedResponseOp) usage([]byte) (openai.Usage, bool, string) {
 	return openai.Usage{}, false, ""
 }

@@ -28,7 +28,7 @@ type operation interface {
 	parse(body []byte) (openai.Request, error)
 	// count counts the prompt of body for model m, checks it fits the
 	// context window, and returns what the request is charged on arrival.
-	count(m *Model, body []byte) (charge, *azure.Error)
+	count(m *Model, tm *tokens.Model, body []byte) (charge, *azure.Error)
 	// streamUsage is true when stream_options.include_usage exists for the
 	// operation, so spillway may ask for usage on a client's behalf.
 	streamUsage() bool

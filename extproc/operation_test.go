@@ -76,7 +76,7 @@ func TestOperations(t *testing.T) {
 				t.Fatalf("parse: %v", err)
 			}
 			if !op.atHeaders() {
-				c, e := op.count(m, []byte(tt.body))
+				c, e := op.count(m, m.Tokens, []byte(tt.body))
 				prompt, cost := c.prompt, c.cost
 				if tt.errCode != "" {
 					if e == nil || (e.Code != tt.errCode && e.Type != tt.errCode) || e.Status != 400 {

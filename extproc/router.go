@@ -255,7 +255,9 @@ func (p *routerPhase) decide(ctx context.Context, req *extprocsvc.ProcessingRequ
 	}
 
 	if !op.atHeaders() {
-		c, e := op.count(model, body)
+		// Counted through the memo, in the consumer's scope: history a
+		// client resends is counted once (tokens.Memo).
+		c, e := op.count(model, model.Tokens.WithMemo(p.s.memo.Scope(p.req.Consumer)), body)
 		if e != nil {
 			return p.reject(e)
 		}

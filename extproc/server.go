@@ -21,6 +21,7 @@ import (
 	"github.com/spillway-gw/spillway/chargeback"
 	"github.com/spillway-gw/spillway/limits"
 	"github.com/spillway-gw/spillway/telemetry"
+	"github.com/spillway-gw/spillway/tokens"
 	"github.com/spillway-gw/spillway/xds"
 )
 
@@ -42,6 +43,8 @@ type Server struct {
 	limiter *limits.Limiter
 	// ledger records who used which tokens, for chargeback.
 	ledger *chargeback.Ledger
+	// memo remembers the counts of long strings, per consumer.
+	memo *tokens.Memo
 }
 
 // Options are a Server's collaborators.
@@ -88,7 +91,7 @@ var _ extprocsvc.ExternalProcessorServer = (*Server)(nil)
 // NewServer returns a server routing with table t.
 func NewServer(t *Table, o Options) *Server {
 	s := &Server{log: o.Log, observer: o.Observer, capacity: o.Capacity, tel: o.Telemetry, flights: flights{m: map[string]*flight{}},
-		tokens: o.Tokens, healthy: o.Healthy}
+		tokens: o.Tokens, healthy: o.Healthy, memo: tokens.NewMemo()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

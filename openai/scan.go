@@ -1,6 +1,6 @@
 package openai
 
-import "encoding/binary"
+import "github.com/spillway-gw/spillway/jsonscan"
 
 // A strict JSON scanner for the request body's top level: ParseRequest uses it
 // to find the few members it reads without decoding (or validating twice, as
@@ -156,7 +156,7 @@ func literal(b []byte, i int, lit string) (int, bool) {
 // JSON requires; so are escapes JSON does not define.
 func scanString(b []byte, i int) (end int, escaped, ok bool) {
 	for i++; i < len(b); i++ {
-		i = skipPlain(b, i)
+		i = jsonscan.SkipPlain(b, i)
 		if i >= len(b) {
 			break
 		}
@@ -184,27 +184,6 @@ func scanString(b []byte, i int) (end int, escaped, ok bool) {
 		}
 	}
 	return 0, false, false
-}
-
-// skipPlain returns the first index from i, in steps of 8 bytes, of a word
-// that may hold a quote, a backslash or a control character: the bytes
-// before it need no look. (Word tricks from "Bit Twiddling Hacks":
-// hasless(x, n) and haszero(x) are exact about whether such a byte exists.)
-func skipPlain(b []byte, i int) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		control := (x - ones*0x20) & ^x & highs
-		q := x ^ (ones * '"')
-		quote := (q - ones) & ^q & highs
-		bs := x ^ (ones * '\\')
-		backslash := (bs - ones) & ^bs & highs
-		if control|quote|backslash != 0 {
-			return i
-		}
-		i += 8
-	}
-	return i
 }
 
 func isHex(c byte) bool {

@@ -175,7 +175,7 @@ type counter struct {
 func (cc counter) strings(v *jsonValue) int {
 	switch v.kind {
 	case jsonString:
-		return cc.m.Encoding.Count(v.text)
+		return cc.m.countText(v.text)
 	case jsonArray, jsonObject:
 		n := 0
 		for _, e := range v.items {
@@ -192,7 +192,7 @@ func (cc counter) content(field string, v *jsonValue) error {
 	case jsonNull:
 		return nil
 	case jsonString:
-		cc.c.Messages += cc.m.Encoding.Count(v.text)
+		cc.c.Messages += cc.m.countText(v.text)
 		return nil
 	case jsonArray:
 		for i, p := range v.items {
@@ -208,7 +208,7 @@ func (cc counter) content(field string, v *jsonValue) error {
 func (cc counter) part(field string, part *jsonValue) error {
 	switch part.kind {
 	case jsonString: // a bare string in the array is taken as text
-		cc.c.Messages += cc.m.Encoding.Count(part.text)
+		cc.c.Messages += cc.m.countText(part.text)
 		return nil
 	case jsonObject:
 	default:

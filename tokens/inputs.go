@@ -51,7 +51,7 @@ func countInputs(m *Model, field string, v *jsonValue) (int, error) {
 	}
 	switch v.kind {
 	case jsonString:
-		return m.Encoding.Count(v.text), nil
+		return m.countText(v.text), nil
 	case jsonArray:
 	default:
 		return 0, bad
@@ -60,7 +60,7 @@ func countInputs(m *Model, field string, v *jsonValue) (int, error) {
 	for i, item := range v.items {
 		switch item.kind {
 		case jsonString:
-			n += m.Encoding.Count(item.text)
+			n += m.countText(item.text)
 		case jsonNumber:
 			n++
 		case jsonArray:

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/spillway-gw/spillway/jsonscan"
 )
 
 // This file is a small strict JSON parser for CountChat. encoding/json would
@@ -235,6 +237,10 @@ func (p *jsonParser) str() ([]byte, error) {
 	p.pos++ // "
 	start := p.pos
 	for p.pos < len(p.b) {
+		p.pos = jsonscan.SkipPlain(p.b, p.pos)
+		if p.pos >= len(p.b) {
+			break
+		}
 		c := p.b[p.pos]
 		if c == '"' {
 			s := p.b[start:p.pos]
@@ -255,6 +261,12 @@ func (p *jsonParser) str() ([]byte, error) {
 func (p *jsonParser) strEscaped(start int) ([]byte, error) {
 	out := append(make([]byte, 0, p.pos-start+64), p.b[start:p.pos]...)
 	for p.pos < len(p.b) {
+		if plain := jsonscan.SkipPlain(p.b, p.pos); plain > p.pos {
+			out = append(out, p.b[p.pos:plain]...)
+			if p.pos = plain; p.pos >= len(p.b) {
+				break
+			}
+		}
 		c := p.b[p.pos]
 		switch {
 		case c == '"':

@@ -27,6 +27,9 @@ type Model struct {
 	PerMessage, PerName, Reply int
 	Tools                      ToolCosts
 	Images                     ImageCosts
+
+	// memo remembers long strings' counts (WithMemo); zero: none.
+	memo Scoped
 }
 
 // ToolCosts are the constants of the OpenAI cookbook's tool-definition

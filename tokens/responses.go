@@ -37,12 +37,12 @@ func CountResponses(m *Model, body []byte) (ChatCount, error) {
 		if ins.kind != jsonString {
 			return ChatCount{}, invalid("instructions", "must be a string")
 		}
-		c.Messages += m.PerMessage + m.Encoding.CountString("system") + m.Encoding.Count(ins.text)
+		c.Messages += m.PerMessage + m.Encoding.CountString("system") + m.countText(ins.text)
 	}
 	switch in := req.get("input"); {
 	case in.isNull():
 	case in.kind == jsonString:
-		c.Messages += m.PerMessage + m.Encoding.CountString("user") + m.Encoding.Count(in.text)
+		c.Messages += m.PerMessage + m.Encoding.CountString("user") + m.countText(in.text)
 	case in.kind == jsonArray:
 		for i, item := range in.items {
 			if err := cc.responseItem(fmt.Sprintf("input[%d]", i), item); err != nil {
@@ -83,7 +83,7 @@ func CountResponses(m *Model, body []byte) (ChatCount, error) {
 func (cc counter) responseItem(field string, item *jsonValue) error {
 	switch item.kind {
 	case jsonString: // shorthand seen in clients: a bare string is user text
-		cc.c.Messages += cc.m.PerMessage + cc.m.Encoding.CountString("user") + cc.m.Encoding.Count(item.text)
+		cc.c.Messages += cc.m.PerMessage + cc.m.Encoding.CountString("user") + cc.m.countText(item.text)
 		return nil
 	case jsonObject:
 	default:
@@ -97,7 +97,7 @@ func (cc counter) responseItem(field string, item *jsonValue) error {
 		return nil
 	}
 	if r, ok := role.str(); ok {
-		cc.c.Messages += cc.m.Encoding.Count(r)
+		cc.c.Messages += cc.m.countText(r)
 	}
 	content := item.get("content")
 	if content == nil {

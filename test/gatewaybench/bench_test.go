@@ -17,8 +17,10 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,18 +37,27 @@ var (
 )
 
 // benchCase is one request shape; each runs sequentially and with 8 clients.
+// Every request's last message is new (it starts with a number no other
+// request has), so nothing is counted from spillway's memo of long strings
+// except, in a case with history, the earlier turns, which every request
+// repeats as a chat client resends its conversation.
 type benchCase struct {
 	name      string
 	words     int // prompt size: about one token per word
 	stream    bool
 	maxTokens int // completion tokens: one SSE content event each
+	// history: the words are split into this many earlier turns, the same
+	// in every request, and a last user message of words/history; 0: one
+	// user message of all the words.
+	history int
 }
 
 var cases = []benchCase{
-	{"json-1k", 1000, false, 20},
-	{"sse20-1k", 1000, true, 20},
-	{"sse200-1k", 1000, true, 200},
-	{"json-30k", 30000, false, 20},
+	{"json-1k", 1000, false, 20, 0},
+	{"sse20-1k", 1000, true, 20, 0},
+	{"sse200-1k", 1000, true, 200, 0},
+	{"json-30k", 30000, false, 20, 0},
+	{"json-30k-history", 30000, false, 20, 29},
 }
 
 var concurrency = []int{1, 8}
@@ -162,20 +173,54 @@ func startEnvoy(t *testing.T, s *e2etest.Stack, name string, simPort, extprocPor
 // each with their leading space.
 var words = strings.Fields("the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were her she there been one all we their has would when if so no will more can out up who them some into time only")
 
+// body is a case's request body, with nonce where the number that makes
+// each request's last message new goes (see requestBody).
 func body(c benchCase) string {
-	var b strings.Builder
-	for i := range c.words {
-		if i > 0 {
-			b.WriteByte(' ')
+	text := func(n, offset int) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			j := i + offset
+			b.WriteString(words[(j*7+j/len(words))%len(words)])
 		}
-		b.WriteString(words[(i*7+i/len(words))%len(words)])
+		return b.String()
 	}
-	msg, _ := json.Marshal(b.String())
+	quote := func(s string) string {
+		q, _ := json.Marshal(s)
+		return string(q)
+	}
+	msgs := []string{`{"role":"system","content":"You are terse."}`}
+	last := c.words
+	if c.history > 0 {
+		last = c.words / (c.history + 1)
+		for turn := range c.history {
+			role := []string{"user", "assistant"}[turn%2]
+			msgs = append(msgs, fmt.Sprintf(`{"role":%q,"content":%s}`, role, quote(text(last, turn*last))))
+		}
+	}
+	lastText := quote(text(last, c.history*last))
+	msgs = append(msgs, `{"role":"user","content":"`+nonce+` `+lastText[1:]+`}`)
 	stream := ""
 	if c.stream {
 		stream = `,"stream":true`
 	}
-	return fmt.Sprintf(`{"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":%s}],"max_tokens":%d%s}`, msg, c.maxTokens, stream)
+	return fmt.Sprintf(`{"messages":[%s],"max_tokens":%d%s}`, strings.Join(msgs, ","), c.maxTokens, stream)
+}
+
+// nonce marks where requestBody puts the request's number.
+const nonce = "#NONCE#"
+
+var requestNumber atomic.Int64
+
+// requestBody is body with the next request number in place of nonce,
+// read from the two halves without copying them.
+func requestBody(body string) (io.Reader, int64) {
+	before, after, _ := strings.Cut(body, nonce)
+	n := strconv.FormatInt(requestNumber.Add(1), 10)
+	return io.MultiReader(strings.NewReader(before), strings.NewReader(n), strings.NewReader(after)),
+		int64(len(before) + len(n) + len(after))
 }
 
 // promptTokens asks the simulator (which counts exactly) what the case's
@@ -199,10 +244,12 @@ func promptTokens(t *testing.T, client *http.Client, direct path, c benchCase) i
 }
 
 func send(client *http.Client, p path, body string) (http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(context.Background(), "POST", p.url, strings.NewReader(body))
+	r, length := requestBody(body)
+	req, err := http.NewRequestWithContext(context.Background(), "POST", p.url, r)
 	if err != nil {
 		return nil, nil, err
 	}
+	req.ContentLength = length
 	req.Header.Set("api-key", p.key)
 	req.Header.Set("content-type", "application/json")
 	resp, err := client.Do(req)
