@@ -7,12 +7,14 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocsvc "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // decodeProcessingRequest decodes the ext_proc messages Envoy sends for
 // nearly every request, headers and bodies, without reflection, into the
 // generated types: header values share one allocation, their keys another.
-// It returns false for anything else it meets (attributes, metadata,
+// It returns false for anything else it meets (attributes other than
+// strings, non-empty metadata,
 // trailers, an unknown or repeated field, a wire type or UTF-8 string
 // proto.Unmarshal would reject), for proto.Unmarshal to decode from the
 // start: the result is then always the one proto.Unmarshal gives (see
@@ -58,6 +60,33 @@ func decodeProcessingRequest(b []byte, m *extprocsvc.ProcessingRequest) bool {
 					m.Request = &extprocsvc.ProcessingRequest_ResponseBody{ResponseBody: body}
 				}
 			}
+		case typ == protowire.BytesType && num == 8:
+			// Envoy 1.40 sends metadata_context with every message, empty
+			// unless metadata is forwarded (spillway forwards none).
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(v) != 0 {
+				return false
+			}
+			b = b[n:]
+			m.MetadataContext = &corev3.Metadata{}
+		case typ == protowire.BytesType && num == 9:
+			// attributes: repeated as map entries, so not in seen.
+			seen &^= 1 << num
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return false
+			}
+			b = b[n:]
+			key, st, ok := decodeAttributesEntry(v)
+			if !ok {
+				return false
+			}
+			if m.Attributes == nil {
+				m.Attributes = map[string]*structpb.Struct{}
+			} else if _, dup := m.Attributes[key]; dup {
+				return false // proto.Unmarshal would merge; rare enough to leave to it
+			}
+			m.Attributes[key] = st
 		case typ == protowire.VarintType && num == 10:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
@@ -261,4 +290,93 @@ func decodeProtocolConfig(b []byte, pc *extprocsvc.ProtocolConfiguration) bool {
 		}
 	}
 	return true
+}
+
+// decodeAttributesEntry reads one entry of the attributes map: a name and a
+// Struct whose values are all strings (as spillway's attributes are);
+// anything else is left to proto.Unmarshal.
+func decodeAttributesEntry(b []byte) (string, *structpb.Struct, bool) {
+	var key []byte
+	var st *structpb.Struct
+	var seen uint8
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || typ != protowire.BytesType || num < 1 || num > 2 || seen&(1<<num) != 0 {
+			return "", nil, false
+		}
+		seen |= 1 << num
+		v, m := protowire.ConsumeBytes(b[n:])
+		if m < 0 {
+			return "", nil, false
+		}
+		b = b[n+m:]
+		if num == 1 {
+			key = v
+			continue
+		}
+		st = &structpb.Struct{Fields: map[string]*structpb.Value{}}
+		for len(v) > 0 {
+			num, typ, n := protowire.ConsumeTag(v)
+			if n < 0 || num != 1 || typ != protowire.BytesType {
+				return "", nil, false
+			}
+			entry, m := protowire.ConsumeBytes(v[n:])
+			if m < 0 {
+				return "", nil, false
+			}
+			v = v[n+m:]
+			name, value, ok := stringField(entry)
+			if !ok {
+				return "", nil, false
+			}
+			if _, dup := st.Fields[name]; dup {
+				return "", nil, false
+			}
+			st.Fields[name] = structpb.NewStringValue(value)
+		}
+	}
+	if !utf8.Valid(key) {
+		return "", nil, false
+	}
+	if st == nil {
+		st = &structpb.Struct{}
+	}
+	return string(key), st, true
+}
+
+// stringField reads one entry of a Struct's fields whose Value is a
+// string_value.
+func stringField(b []byte) (name, value string, ok bool) {
+	var nameB, valueB []byte
+	var seen uint8
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || typ != protowire.BytesType || num < 1 || num > 2 || seen&(1<<num) != 0 {
+			return "", "", false
+		}
+		seen |= 1 << num
+		v, m := protowire.ConsumeBytes(b[n:])
+		if m < 0 {
+			return "", "", false
+		}
+		b = b[n+m:]
+		if num == 1 {
+			nameB = v
+			continue
+		}
+		// Value: exactly one string_value (field 3).
+		tag, t, k := protowire.ConsumeTag(v)
+		if k < 0 || tag != 3 || t != protowire.BytesType {
+			return "", "", false
+		}
+		s, l := protowire.ConsumeBytes(v[k:])
+		if l < 0 || k+l != len(v) {
+			return "", "", false
+		}
+		valueB = s
+	}
+	if seen != 0b110 || !utf8.Valid(nameB) || !utf8.Valid(valueB) {
+		return "", "", false
+	}
+	return string(nameB), string(valueB), true
 }
