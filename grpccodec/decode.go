@@ -11,371 +11,286 @@ import (
 )
 
 // decodeProcessingRequest decodes the ext_proc messages Envoy sends for
-// nearly every request, headers and bodies, without reflection, into the
-// generated types: header values share one allocation, their keys another.
-// It returns false for anything else it meets (attributes other than
-// strings, non-empty metadata,
-// trailers, an unknown or repeated field, a wire type or UTF-8 string
-// proto.Unmarshal would reject), for proto.Unmarshal to decode from the
-// start: the result is then always the one proto.Unmarshal gives (see
-// FuzzDecodeMatchesProto).
+// every request, headers and bodies of both phases, without reflection,
+// into the generated types: header keys and values share one allocation,
+// raw values another. It returns false for anything else it meets
+// (attributes other than strings, non-empty metadata, trailers, an unknown
+// or repeated field, a wire type or UTF-8 string proto.Unmarshal would
+// reject), for proto.Unmarshal to decode from the start: the result is then
+// always the one proto.Unmarshal gives (FuzzDecodeMatchesProto).
 func decodeProcessingRequest(b []byte, m *extprocsvc.ProcessingRequest) bool {
-	var seen uint32
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || num > 31 || seen&(1<<num) != 0 {
-			return false
-		}
-		seen |= 1 << num
-		b = b[n:]
-		switch {
-		case typ == protowire.BytesType && num >= 2 && num <= 5:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-			if seen&(0b111100) != 1<<num {
+	const request = 1<<2 | 1<<3 | 1<<4 | 1<<5 // the oneof's members
+	var members uint32
+	return eachField(b, 1<<9, func(f field) bool {
+		if request&(1<<f.num) != 0 {
+			if members |= 1 << f.num; members != 1<<f.num {
 				return false // two members of the oneof
 			}
-			switch num {
-			case 2, 3:
-				h := &extprocsvc.HttpHeaders{}
-				if !decodeHttpHeaders(v, h) {
-					return false
-				}
-				if num == 2 {
-					m.Request = &extprocsvc.ProcessingRequest_RequestHeaders{RequestHeaders: h}
-				} else {
-					m.Request = &extprocsvc.ProcessingRequest_ResponseHeaders{ResponseHeaders: h}
-				}
-			case 4, 5:
-				body := &extprocsvc.HttpBody{}
-				if !decodeHttpBody(v, body) {
-					return false
-				}
-				if num == 4 {
-					m.Request = &extprocsvc.ProcessingRequest_RequestBody{RequestBody: body}
-				} else {
-					m.Request = &extprocsvc.ProcessingRequest_ResponseBody{ResponseBody: body}
-				}
+		}
+		switch {
+		case f.is(2, protowire.BytesType), f.is(3, protowire.BytesType):
+			h := &extprocsvc.HttpHeaders{}
+			if !decodeHttpHeaders(f.bytes, h) {
+				return false
 			}
-		case typ == protowire.BytesType && num == 8:
+			if f.num == 2 {
+				m.Request = &extprocsvc.ProcessingRequest_RequestHeaders{RequestHeaders: h}
+			} else {
+				m.Request = &extprocsvc.ProcessingRequest_ResponseHeaders{ResponseHeaders: h}
+			}
+		case f.is(4, protowire.BytesType), f.is(5, protowire.BytesType):
+			body := &extprocsvc.HttpBody{}
+			if !decodeHttpBody(f.bytes, body) {
+				return false
+			}
+			if f.num == 4 {
+				m.Request = &extprocsvc.ProcessingRequest_RequestBody{RequestBody: body}
+			} else {
+				m.Request = &extprocsvc.ProcessingRequest_ResponseBody{ResponseBody: body}
+			}
+		case f.is(8, protowire.BytesType) && len(f.bytes) == 0:
 			// Envoy 1.40 sends metadata_context with every message, empty
 			// unless metadata is forwarded (spillway forwards none).
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v) != 0 {
-				return false
-			}
-			b = b[n:]
 			m.MetadataContext = &corev3.Metadata{}
-		case typ == protowire.BytesType && num == 9:
-			// attributes: repeated as map entries, so not in seen.
-			seen &^= 1 << num
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-			key, st, ok := decodeAttributesEntry(v)
-			if !ok {
-				return false
+		case f.is(9, protowire.BytesType):
+			key, st, ok := decodeAttributesEntry(f.bytes)
+			if _, dup := m.Attributes[key]; !ok || dup {
+				return false // proto.Unmarshal would merge a repeated key
 			}
 			if m.Attributes == nil {
 				m.Attributes = map[string]*structpb.Struct{}
-			} else if _, dup := m.Attributes[key]; dup {
-				return false // proto.Unmarshal would merge; rare enough to leave to it
 			}
 			m.Attributes[key] = st
-		case typ == protowire.VarintType && num == 10:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-			m.ObservabilityMode = protowire.DecodeBool(v)
-		case typ == protowire.BytesType && num == 11:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
+		case f.is(10, protowire.VarintType):
+			m.ObservabilityMode = protowire.DecodeBool(f.varint)
+		case f.is(11, protowire.BytesType):
 			pc := &extprocsvc.ProtocolConfiguration{}
-			if !decodeProtocolConfig(v, pc) {
+			if !decodeProtocolConfig(f.bytes, pc) {
 				return false
 			}
 			m.ProtocolConfig = pc
 		default:
 			return false
 		}
+		return true
+	})
+}
+
+// field is one field of an encoded message: its bytes for the bytes wire
+// type, its value for the varint type.
+type field struct {
+	num    protowire.Number
+	typ    protowire.Type
+	bytes  []byte
+	varint uint64
+}
+
+func (f field) is(num protowire.Number, typ protowire.Type) bool { return f.num == num && f.typ == typ }
+
+// eachField calls fn with each field of b in order, and returns false as
+// soon as fn does, or when b is malformed, holds a wire type other than
+// bytes and varint, a field number above 31, or a field twice that is not
+// in repeated (a bit per field number).
+func eachField(b []byte, repeated uint32, fn func(field) bool) bool {
+	var seen uint32
+	for len(b) > 0 {
+		f, n := nextField(b)
+		if n < 0 || seen&^repeated&(1<<f.num) != 0 || !fn(f) {
+			return false
+		}
+		seen |= 1 << f.num
+		b = b[n:]
 	}
 	return true
+}
+
+// nextField reads the first field of b and returns how many bytes it took,
+// or -1 (see eachField).
+func nextField(b []byte) (field, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 || num > 31 {
+		return field{}, -1
+	}
+	f := field{num: num, typ: typ}
+	var m int
+	switch typ {
+	case protowire.BytesType:
+		f.bytes, m = protowire.ConsumeBytes(b[n:])
+	case protowire.VarintType:
+		f.varint, m = protowire.ConsumeVarint(b[n:])
+	default:
+		return field{}, -1
+	}
+	if m < 0 {
+		return field{}, -1
+	}
+	return f, n + m
 }
 
 func decodeHttpHeaders(b []byte, h *extprocsvc.HttpHeaders) bool {
-	var seen uint8
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || num > 7 || seen&(1<<num) != 0 {
-			return false
-		}
-		seen |= 1 << num
-		b = b[n:]
+	return eachField(b, 0, func(f field) bool {
 		switch {
-		case num == 1 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-			hm := &corev3.HeaderMap{}
-			if !decodeHeaderMap(v, hm) {
-				return false
-			}
-			h.Headers = hm
-		case num == 3 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-			h.EndOfStream = protowire.DecodeBool(v)
-		default:
-			return false
+		case f.is(1, protowire.BytesType):
+			h.Headers = &corev3.HeaderMap{}
+			return decodeHeaderMap(f.bytes, h.Headers)
+		case f.is(3, protowire.VarintType):
+			h.EndOfStream = protowire.DecodeBool(f.varint)
+			return true
 		}
-	}
-	return true
+		return false
+	})
 }
 
-// decodeHeaderMap reads the repeated header values in two passes: the first
-// checks them and sizes the allocations, the second fills them in.
+// headerValue is a HeaderValue's fields as they are encoded (nil when
+// absent).
+type headerValue struct{ key, value, raw []byte }
+
+// decodeHeaderMap reads the repeated header values: the first pass checks
+// them and sizes the allocations, the second fills them in.
 func decodeHeaderMap(b []byte, hm *corev3.HeaderMap) bool {
-	count, keyBytes, valueBytes := 0, 0, 0
-	for rest := b; len(rest) > 0; {
-		num, typ, n := protowire.ConsumeTag(rest)
-		if n < 0 || num != 1 || typ != protowire.BytesType {
+	var buf [64]headerValue
+	hvs := buf[:0]
+	text, raw := 0, 0
+	for len(b) > 0 {
+		f, n := nextField(b)
+		if n < 0 || !f.is(1, protowire.BytesType) {
 			return false
 		}
-		v, m := protowire.ConsumeBytes(rest[n:])
-		if m < 0 {
-			return false
-		}
-		rest = rest[n+m:]
-		k, val, raw, ok := headerValueFields(v)
+		b = b[n:]
+		hv, ok := decodeHeaderValue(f.bytes)
 		if !ok {
 			return false
 		}
-		count++
-		keyBytes += len(k) + len(val)
-		valueBytes += len(raw)
+		hvs = append(hvs, hv)
+		text += len(hv.key) + len(hv.value)
+		raw += len(hv.raw)
 	}
-	values := make([]corev3.HeaderValue, count)
-	hm.Headers = make([]*corev3.HeaderValue, count)
+	values := make([]corev3.HeaderValue, len(hvs))
+	hm.Headers = make([]*corev3.HeaderValue, len(hvs))
 	// Keys and values are copied into one string, raw values into one
 	// byte slice; each header's fields are slices of them.
-	text := make([]byte, 0, keyBytes)
-	raws := make([]byte, 0, valueBytes)
-	type span struct{ key, value [2]int }
-	spans := make([]span, count)
-	for i := 0; len(b) > 0; i++ {
-		_, _, n := protowire.ConsumeTag(b)
-		v, m := protowire.ConsumeBytes(b[n:])
-		b = b[n+m:]
-		k, val, raw, _ := headerValueFields(v)
-		spans[i].key = [2]int{len(text), len(text) + len(k)}
-		text = append(text, k...)
-		spans[i].value = [2]int{len(text), len(text) + len(val)}
-		text = append(text, val...)
-		if raw != nil {
+	all := make([]byte, 0, text)
+	for _, hv := range hvs {
+		all = append(append(all, hv.key...), hv.value...)
+	}
+	s := string(all)
+	raws := make([]byte, 0, raw)
+	for i, hv := range hvs {
+		values[i].Key, s = s[:len(hv.key)], s[len(hv.key):]
+		values[i].Value, s = s[:len(hv.value)], s[len(hv.value):]
+		if hv.raw != nil {
 			start := len(raws)
-			raws = append(raws, raw...)
+			raws = append(raws, hv.raw...)
 			values[i].RawValue = raws[start:len(raws):len(raws)]
 		}
-	}
-	all := string(text)
-	for i := range values {
-		values[i].Key = all[spans[i].key[0]:spans[i].key[1]]
-		values[i].Value = all[spans[i].value[0]:spans[i].value[1]]
 		hm.Headers[i] = &values[i]
 	}
 	return true
 }
 
-// headerValueFields returns a HeaderValue's fields as they are encoded (nil
-// when absent), or false when it holds anything proto.Unmarshal would
-// decode differently.
-func headerValueFields(b []byte) (key, value, raw []byte, ok bool) {
+func decodeHeaderValue(b []byte) (headerValue, bool) {
+	var hv headerValue
 	var seen uint8
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.BytesType || num < 1 || num > 3 || seen&(1<<num) != 0 {
-			return nil, nil, nil, false
+		f, n := nextField(b)
+		if n < 0 || f.typ != protowire.BytesType || f.num < 1 || f.num > 3 || seen&(1<<f.num) != 0 {
+			return hv, false
 		}
-		seen |= 1 << num
-		v, m := protowire.ConsumeBytes(b[n:])
-		if m < 0 {
-			return nil, nil, nil, false
-		}
-		b = b[n+m:]
-		switch num {
+		seen |= 1 << f.num
+		b = b[n:]
+		switch f.num {
 		case 1:
-			key = v
+			hv.key = f.bytes
 		case 2:
-			value = v
+			hv.value = f.bytes
 		case 3:
-			raw = v
+			hv.raw = f.bytes
 		}
 	}
-	if !utf8.Valid(key) || !utf8.Valid(value) {
-		return nil, nil, nil, false
-	}
-	return key, value, raw, true
+	return hv, utf8.Valid(hv.key) && utf8.Valid(hv.value)
 }
 
 func decodeHttpBody(b []byte, body *extprocsvc.HttpBody) bool {
-	var seen uint8
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || num > 7 || seen&(1<<num) != 0 {
-			return false
-		}
-		seen |= 1 << num
-		b = b[n:]
+	return eachField(b, 0, func(f field) bool {
 		switch {
-		case num == 1 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-			body.Body = append([]byte(nil), v...)
-		case (num == 2 || num == 3) && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-			if num == 2 {
-				body.EndOfStream = protowire.DecodeBool(v)
-			} else {
-				body.EndOfStreamWithoutMessage = protowire.DecodeBool(v)
-			}
+		case f.is(1, protowire.BytesType):
+			body.Body = append([]byte(nil), f.bytes...)
+		case f.is(2, protowire.VarintType):
+			body.EndOfStream = protowire.DecodeBool(f.varint)
+		case f.is(3, protowire.VarintType):
+			body.EndOfStreamWithoutMessage = protowire.DecodeBool(f.varint)
 		default:
 			return false
 		}
-	}
-	return true
+		return true
+	})
 }
 
 func decodeProtocolConfig(b []byte, pc *extprocsvc.ProtocolConfiguration) bool {
-	var seen uint8
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.VarintType || num < 1 || num > 3 || seen&(1<<num) != 0 {
+	return eachField(b, 0, func(f field) bool {
+		switch {
+		case f.is(1, protowire.VarintType):
+			pc.RequestBodyMode = extprocv3.ProcessingMode_BodySendMode(int32(f.varint))
+		case f.is(2, protowire.VarintType):
+			pc.ResponseBodyMode = extprocv3.ProcessingMode_BodySendMode(int32(f.varint))
+		case f.is(3, protowire.VarintType):
+			pc.SendBodyWithoutWaitingForHeaderResponse = protowire.DecodeBool(f.varint)
+		default:
 			return false
 		}
-		seen |= 1 << num
-		v, m := protowire.ConsumeVarint(b[n:])
-		if m < 0 {
-			return false
-		}
-		b = b[n+m:]
-		switch num {
-		case 1:
-			pc.RequestBodyMode = extprocv3.ProcessingMode_BodySendMode(int32(v))
-		case 2:
-			pc.ResponseBodyMode = extprocv3.ProcessingMode_BodySendMode(int32(v))
-		case 3:
-			pc.SendBodyWithoutWaitingForHeaderResponse = protowire.DecodeBool(v)
-		}
-	}
-	return true
+		return true
+	})
 }
 
 // decodeAttributesEntry reads one entry of the attributes map: a name and a
-// Struct whose values are all strings (as spillway's attributes are);
-// anything else is left to proto.Unmarshal.
+// Struct whose values are all strings (as spillway's attributes are).
 func decodeAttributesEntry(b []byte) (string, *structpb.Struct, bool) {
 	var key []byte
-	var st *structpb.Struct
-	var seen uint8
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.BytesType || num < 1 || num > 2 || seen&(1<<num) != 0 {
-			return "", nil, false
+	st := &structpb.Struct{}
+	ok := eachField(b, 0, func(f field) bool {
+		switch {
+		case f.is(1, protowire.BytesType):
+			key = f.bytes
+			return true
+		case f.is(2, protowire.BytesType):
+			st.Fields = map[string]*structpb.Value{}
+			return eachField(f.bytes, 1<<1, func(f field) bool {
+				if !f.is(1, protowire.BytesType) {
+					return false
+				}
+				name, value, ok := decodeStringField(f.bytes)
+				if _, dup := st.Fields[name]; !ok || dup {
+					return false
+				}
+				st.Fields[name] = structpb.NewStringValue(value)
+				return true
+			})
 		}
-		seen |= 1 << num
-		v, m := protowire.ConsumeBytes(b[n:])
-		if m < 0 {
-			return "", nil, false
-		}
-		b = b[n+m:]
-		if num == 1 {
-			key = v
-			continue
-		}
-		st = &structpb.Struct{Fields: map[string]*structpb.Value{}}
-		for len(v) > 0 {
-			num, typ, n := protowire.ConsumeTag(v)
-			if n < 0 || num != 1 || typ != protowire.BytesType {
-				return "", nil, false
-			}
-			entry, m := protowire.ConsumeBytes(v[n:])
-			if m < 0 {
-				return "", nil, false
-			}
-			v = v[n+m:]
-			name, value, ok := stringField(entry)
-			if !ok {
-				return "", nil, false
-			}
-			if _, dup := st.Fields[name]; dup {
-				return "", nil, false
-			}
-			st.Fields[name] = structpb.NewStringValue(value)
-		}
-	}
-	if !utf8.Valid(key) {
-		return "", nil, false
-	}
-	if st == nil {
-		st = &structpb.Struct{}
-	}
-	return string(key), st, true
+		return false
+	})
+	return string(key), st, ok && utf8.Valid(key)
 }
 
-// stringField reads one entry of a Struct's fields whose Value is a
-// string_value.
-func stringField(b []byte) (name, value string, ok bool) {
+// decodeStringField reads one entry of a Struct's fields whose Value is a
+// string_value, and nothing else.
+func decodeStringField(b []byte) (name, value string, ok bool) {
 	var nameB, valueB []byte
-	var seen uint8
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.BytesType || num < 1 || num > 2 || seen&(1<<num) != 0 {
-			return "", "", false
+	var hasValue bool
+	ok = eachField(b, 0, func(f field) bool {
+		switch {
+		case f.is(1, protowire.BytesType):
+			nameB = f.bytes
+			return true
+		case f.is(2, protowire.BytesType):
+			hasValue = eachField(f.bytes, 0, func(f field) bool {
+				valueB = f.bytes
+				return f.is(3, protowire.BytesType)
+			}) && valueB != nil
+			return hasValue
 		}
-		seen |= 1 << num
-		v, m := protowire.ConsumeBytes(b[n:])
-		if m < 0 {
-			return "", "", false
-		}
-		b = b[n+m:]
-		if num == 1 {
-			nameB = v
-			continue
-		}
-		// Value: exactly one string_value (field 3).
-		tag, t, k := protowire.ConsumeTag(v)
-		if k < 0 || tag != 3 || t != protowire.BytesType {
-			return "", "", false
-		}
-		s, l := protowire.ConsumeBytes(v[k:])
-		if l < 0 || k+l != len(v) {
-			return "", "", false
-		}
-		valueB = s
-	}
-	if seen != 0b110 || !utf8.Valid(nameB) || !utf8.Valid(valueB) {
+		return false
+	})
+	if !ok || !hasValue || nameB == nil || !utf8.Valid(nameB) || !utf8.Valid(valueB) {
 		return "", "", false
 	}
 	return string(nameB), string(valueB), true
