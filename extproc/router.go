@@ -597,7 +597,8 @@ func (p *routerPhase) done() {
 	}
 	p.endSpan()
 	p.s.observer.ObserveRequest(p.req)
-	p.s.log.Info("request",
+	// LogAttrs: the attributes are not boxed one by one, as Info would.
+	p.s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
 		slog.String("request_id", p.req.ID),
 		slog.String("consumer", p.req.Consumer),
 		slog.String("model", p.req.Model),
