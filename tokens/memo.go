@@ -19,7 +19,7 @@ import (
 // tell one consumer what another sent.
 //
 // The memo is a fixed table of memoShards × memoSlots entries, each slot
-// keeping the last string hashed to it: about 128 KB, whatever the traffic.
+// keeping the last string hashed to it: 256 KB, whatever the traffic.
 type Memo struct {
 	seed   maphash.Seed
 	shards [memoShards]memoShard
@@ -27,10 +27,11 @@ type Memo struct {
 
 const (
 	memoShards = 64
-	memoSlots  = 128
-	// MemoMinBytes is the shortest string a memo remembers: shorter ones
-	// cost little to count and would push long ones out.
-	MemoMinBytes = 1024
+	memoSlots  = 256
+	// MemoMinBytes is the shortest string a memo remembers (about 60
+	// tokens, 5–10 µs to count): shorter ones cost little to count and
+	// would push long ones out.
+	MemoMinBytes = 256
 )
 
 type memoShard struct {
