@@ -499,12 +499,16 @@ func (p *routerPhase) setRetryAfter(h headers, m *mutation) {
 // (-1: none).
 func retryAfterMillis(h headers) int64 {
 	for _, k := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
-		if ms, err := strconv.ParseInt(h.get(k), 10, 64); err == nil && ms >= 0 {
-			return ms
+		if v := h.get(k); v != "" { // (a failed parse allocates its error)
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms >= 0 {
+				return ms
+			}
 		}
 	}
-	if s, err := strconv.ParseInt(h.get("retry-after"), 10, 64); err == nil && s >= 0 {
-		return s * 1000
+	if v := h.get("retry-after"); v != "" {
+		if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+			return s * 1000
+		}
 	}
 	return -1
 }

@@ -80,13 +80,8 @@ func spanName(op operation, model string) string {
 
 // retryAfterOf is the wait a throttled attempt's headers ask for, for its span.
 func retryAfterOf(h headers) time.Duration {
-	for _, k := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
-		if d, err := time.ParseDuration(h.get(k) + "ms"); err == nil && h.get(k) != "" {
-			return d
-		}
-	}
-	if d, err := time.ParseDuration(h.get("retry-after") + "s"); err == nil && h.get("retry-after") != "" {
-		return d
+	if ms := retryAfterMillis(h); ms >= 0 {
+		return time.Duration(ms) * time.Millisecond
 	}
 	return 0
 }

@@ -366,6 +366,13 @@ func (t *Telemetry) RecordAttempt(ctx context.Context, a AttemptInfo) {
 	}
 }
 
+// queueKey is what a queue wait's metric attributes are made of.
+type queueKey struct{ model, consumer, outcome string }
+
+func (k queueKey) set() metric.MeasurementOption {
+	return metric.WithAttributes(AttrRequestModel.String(k.model), AttrConsumer.String(k.consumer), AttrOutcome.String(k.outcome))
+}
+
 // attemptKey is what an attempt's metric attributes are made of.
 type attemptKey struct {
 	backend, tier, model string
@@ -423,8 +430,8 @@ func (t *Telemetry) RecordQueueWait(ctx context.Context, q QueueWait) {
 	if t == nil {
 		return
 	}
-	t.inst.queueWait.Record(ctx, q.Wait.Seconds(), metric.WithAttributes(
-		AttrRequestModel.String(q.Model), AttrConsumer.String(q.Consumer), AttrOutcome.String(q.Outcome)))
+	k := queueKey{model: q.Model, consumer: q.Consumer, outcome: q.Outcome}
+	t.inst.queueWait.Record(ctx, q.Wait.Seconds(), t.queueSets.get(k, k.set))
 }
 
 // RecordReload records a config file change: ReloadApplied or

@@ -87,6 +87,7 @@ type Telemetry struct {
 
 	requestSets setCache[requestKey, requestSets]
 	attemptSets setCache[attemptKey, attemptSets]
+	queueSets   setCache[queueKey, metric.MeasurementOption]
 }
 
 // New builds the providers, the exporters the environment asks for and the

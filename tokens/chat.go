@@ -105,6 +105,10 @@ func CountChat(m *Model, body []byte) (ChatCount, error) {
 		c.Messages += m.PerMessage
 		err := msg.members(func(key []byte, v *jsonValue) error {
 			if string(key) == "content" {
+				if v.kind == jsonString { // most messages: no field name to build
+					c.Messages += m.countText(v.text)
+					return nil
+				}
 				return cc.content(fmt.Sprintf("messages[%d].content", i), v)
 			}
 			c.Messages += cc.strings(v)
